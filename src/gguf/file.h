@@ -34,14 +34,18 @@ struct TensorInfo {
 // Parsed GGUF content. Metadata keeps file order.
 struct GgufContent {
   uint32_t version = 3;
-  uint64_t alignment = 32;
+  uint64_t alignment = 32;  // from general.alignment (u32), else 32
   std::vector<std::pair<std::string, Value>> metadata;
   std::vector<TensorInfo> tensors;
-  uint64_t data_offset = 0;  // absolute offset of the data section in the file
+  // Absolute offset of the data section: the end of the tensor infos rounded up to the alignment (when a
+  // file without tensors stops before that, the end of the infos). Zero in content built by hand means
+  // "work it out" to write_gguf.
+  uint64_t data_offset = 0;
 };
 
 // Parses a complete GGUF image held in memory (also used by the fuzz target).
-// `size` is the whole file size; tensor data must lie inside it.
+// `size` is the whole file size; tensor data must lie inside it. Tensor data may come in any order and with
+// gaps, but must be aligned and must not overlap. Errors read "NAME: what: expected X, found Y".
 GgufContent parse_gguf(const uint8_t* data, size_t size, const std::string& display_name);
 
 // An opened, memory-mapped GGUF file.
@@ -63,7 +67,8 @@ class GgufFile {
   const Value* find(std::string_view key) const;
   bool has(std::string_view key) const { return find(key) != nullptr; }
   // Typed accessors; they throw GgufError "key K missing in FILE" or "key K in FILE: expected u32, found string".
-  // Integer accessors accept any integer type whose value fits.
+  // Integer accessors accept any integer type whose value fits ("expected u32, found i64 -1" otherwise);
+  // get_f32 accepts f32 and f64.
   uint32_t get_u32(std::string_view key) const;
   uint64_t get_u64(std::string_view key) const;
   int64_t get_i64(std::string_view key) const;
@@ -76,12 +81,16 @@ class GgufFile {
 
   // Tensors.
   const TensorInfo* find_tensor(std::string_view name) const;
-  // Throws "tensor NAME missing in FILE" or "tensor NAME: expected [a, b], found [c, d]".
+  // Throws "tensor NAME missing in FILE" or "tensor NAME in FILE: expected [a, b], found [c, d]".
   const TensorInfo& require_tensor(std::string_view name, std::span<const uint64_t> expected_shape) const;
   std::span<const uint8_t> tensor_data(const TensorInfo& t) const;
+  // Everything from data_offset to the end of the file, padding included (what write_gguf copies).
+  std::span<const uint8_t> data_section() const;
 
  private:
   GgufFile() = default;
+  const Value& require(std::string_view key) const;
+  [[noreturn]] void wrong_type(std::string_view key, std::string_view expected, const Value& found) const;
   std::string path_;
   const uint8_t* map_ = nullptr;
   uint64_t size_ = 0;

@@ -15,7 +15,10 @@ bool can_dequantize(GgmlType type);
 bool can_quantize(GgmlType type);
 
 // n must be a multiple of the type's block size. Return false (and write nothing) for a type
-// this build cannot convert; that is the caller's error to report.
+// this build cannot convert, or a partial block; that is the caller's error to report.
+// Blocks are read and written in place, so the block pointer must be aligned like the block's
+// widest field (2 bytes for fp16 scales, 4 for Q8_K and F32): true of GGUF tensor data (32-byte
+// aligned) and of whole rows within it.
 bool dequantize_row(GgmlType type, const void* src, float* dst, int64_t n);
 bool quantize_row(GgmlType type, const float* src, void* dst, int64_t n);
 
