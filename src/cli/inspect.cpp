@@ -7,6 +7,7 @@
 #include <map>
 #include <sstream>
 
+#include "common/human.h"
 #include "gguf/file.h"
 #include "model/quant_mix.h"
 
@@ -17,27 +18,6 @@ using gguf::Value;
 using gguf::ValueType;
 
 constexpr size_t kArrayPreview = 8;  // items shown of a long array unless --all
-
-std::string human_count(double n) {
-  char buf[32];
-  if (n >= 1e9) std::snprintf(buf, sizeof buf, "%.2f B", n / 1e9);
-  else if (n >= 1e6) std::snprintf(buf, sizeof buf, "%.2f M", n / 1e6);
-  else if (n >= 1e3) std::snprintf(buf, sizeof buf, "%.2f K", n / 1e3);
-  else std::snprintf(buf, sizeof buf, "%.0f", n);
-  return buf;
-}
-
-std::string human_bytes(double b) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  int u = 0;
-  while (b >= 1024 && u < 4) {
-    b /= 1024;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.2f %s", b, units[u]);
-  return buf;
-}
 
 // A string shown on one line: control characters escaped, long text cut.
 std::string one_line(const std::string& s, size_t max_bytes) {

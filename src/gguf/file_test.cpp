@@ -7,25 +7,16 @@
 
 #include "gguf/file.h"
 #include "gguf/test_bytes.h"
+#include "gguf/test_helpers.h"
 
 namespace locus::gguf {
 namespace {
 
 using testing::GgufBytes;
 
-std::string temp_path(const std::string& name) {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  return ::testing::TempDir() + "gguf_file_test_" + info->name() + "_" + name;
-}
+using testing::error_of;
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const GgufError& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+std::string temp_path(const std::string& name) { return testing::temp_path("gguf_file_test", name); }
 
 class FileTest : public ::testing::Test {
  protected:

@@ -6,6 +6,7 @@
 
 #include "gguf/file.h"
 #include "gguf/test_bytes.h"
+#include "gguf/test_helpers.h"
 #include "gguf/writer.h"
 
 namespace locus::gguf {
@@ -13,19 +14,9 @@ namespace {
 
 using testing::GgufBytes;
 
-std::string temp_path(const std::string& name) {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  return ::testing::TempDir() + "gguf_writer_test_" + info->name() + "_" + name;
-}
+using testing::error_of;
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const GgufError& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+std::string temp_path(const std::string& name) { return testing::temp_path("gguf_writer_test", name); }
 
 std::vector<uint8_t> pattern(size_t n, uint8_t seed) {
   std::vector<uint8_t> v(n);

@@ -2,23 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include "model/test_configs.h"
+
 #include <map>
 
 namespace locus::model {
 namespace {
 
-Gemma4Config config_12b() {
-  Gemma4Config c;
-  c.n_layer = 48;
-  c.n_embd = 3840;
-  c.n_head = 16;
-  c.n_head_kv_swa = 8;
-  c.n_head_kv_full = 1;
-  c.k_eq_v_full = true;
-  c.is_swa = Gemma4Config::pattern_full_every(48, 6);
-  c.n_ff.assign(48, 15360);
-  return c;
-}
+using testing::config_12b;
 
 std::map<std::string, GgmlType> plan(FileType f, const Gemma4Config& c) {
   const auto layout = gemma4_tensor_layout(c);

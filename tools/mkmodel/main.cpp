@@ -8,6 +8,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "common/human.h"
 #include "model/quant_mix.h"
 #include "model_writer.h"
 #include "presets.h"
@@ -28,18 +29,6 @@ std::string read_file(const std::string& path) {
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-std::string human_bytes(double b) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  int u = 0;
-  while (b >= 1024 && u < 4) {
-    b /= 1024;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.2f %s", b, units[u]);
-  return buf;
 }
 
 // A one-line progress bar on stderr, redrawn at most every 1% and only on a terminal.
