@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
                                       "Q3_K_S/M/L, Q4_K_S, Q4_K_M, Q5_K_S, Q5_K_M, Q6_K, IQ4_NL, IQ4_XS, TQ1_0, TQ2_0")
       ->capture_default_str();
   app.add_option("--seed", seed, "random seed (same seed, same file)")->capture_default_str();
-  app.add_option("-o,--output", out, "output GGUF path");
+  app.add_option("-o,--output", out, "output GGUF path (default: PRESET-TYPE.gguf unless only --mmproj is given)");
   app.add_option("--mmproj", mmproj_out, "also write the matching mmproj projector GGUF here");
   app.add_option("--mmproj-type", mmproj_type, "matrix type of the mmproj: F32, F16, BF16, Q8_0")->capture_default_str();
   app.add_option("--vocab", vocab_path, "HF tokenizer.json the vocabulary is built from (env LOCUS_TOKENIZER_JSON)")
@@ -96,7 +96,8 @@ int main(int argc, char** argv) {
     }
     const auto ftype = model::file_type_from_name(type_name);
     if (!ftype) throw std::runtime_error("unknown type '" + type_name + "'");
-    if (out.empty() && mmproj_out.empty()) throw std::runtime_error("nothing to write: give -o and/or --mmproj");
+    // With neither output named, write PRESET-TYPE.gguf in the current folder.
+    if (out.empty() && mmproj_out.empty()) out = preset->name + "-" + std::string(ftype->name) + ".gguf";
     const bool show = !quiet && isatty(fileno(stderr));
 
     if (!out.empty()) {

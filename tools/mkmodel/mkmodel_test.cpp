@@ -112,6 +112,10 @@ TEST_F(MkModel, TruncatedLayersKeepThePattern) {
   truncate_layers(e2b, 7);
   EXPECT_GT(e2b.config.shared_kv_layers, 0u);
   EXPECT_LT(e2b.config.shared_kv_layers, 7u);
+  // The shared layers read the last full layer and the last sliding layer before them (llama.cpp's rule).
+  const uint32_t first_shared = 7 - e2b.config.shared_kv_layers;
+  EXPECT_FALSE(e2b.config.is_swa[first_shared - 1]);
+  EXPECT_TRUE(e2b.config.is_swa[first_shared - 2]);
   EXPECT_EQ(e2b.config.n_ff.back(), 2 * e2b.config.n_ff.front());  // double-wide MLP on KV-shared layers
 }
 

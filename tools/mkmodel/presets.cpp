@@ -85,10 +85,21 @@ void truncate_layers(Preset& p, uint32_t n_layer) {
   }
   const uint32_t base_ff = c.n_ff[0];
   const bool double_wide = c.n_ff.back() != base_ff;
-  const uint32_t shared = c.shared_kv_layers == 0 ? 0 : std::max<uint32_t>(1, c.shared_kv_layers * n_layer / c.n_layer);
-  c.n_layer = n_layer;
-  c.shared_kv_layers = shared < n_layer ? shared : 0;
   c.is_swa = model::Gemma4Config::pattern_full_every(n_layer, full_every);
+  // KV-shared layers read the cache of the last full layer before them (n - s - 1) and of the last sliding
+  // layer before that (n - s - 2), as llama.cpp requires: keep the share proportional but pick a count for
+  // which those two layers have the right kinds.
+  uint32_t shared = 0;
+  if (c.shared_kv_layers > 0 && n_layer >= 3) {
+    for (uint32_t s = std::max<uint32_t>(1, c.shared_kv_layers * n_layer / c.n_layer); s >= 1; --s) {
+      if (s + 2 <= n_layer && !c.is_swa[n_layer - s - 1] && c.is_swa[n_layer - s - 2]) {
+        shared = s;
+        break;
+      }
+    }
+  }
+  c.n_layer = n_layer;
+  c.shared_kv_layers = shared;
   c.n_ff.assign(n_layer, base_ff);
   if (double_wide) {
     for (uint32_t l = n_layer - c.shared_kv_layers; l < n_layer; ++l) c.n_ff[l] = base_ff * 2;
