@@ -25,6 +25,10 @@ struct Gemma4Config {
   float rope_base_full = 1000000.0f;
   float rope_base_swa = 10000.0f;
   float partial_rotary_full = 0.25f;  // fraction of the full-layer head that rotates
+  // Dimensions RoPE touches (rope.dimension_count / _swa); 0 = the whole head. The full layers' partial
+  // rotation is not expressed here but by rope_freqs (gemma4.md 4.4), so these are the head dims in practice.
+  uint32_t n_rot_full = 0;
+  uint32_t n_rot_swa = 0;
   float rms_eps = 1e-6f;
   float final_logit_softcap = 30.0f;
   bool k_eq_v_full = false;     // full layers have no attn_v (V comes from the K projection)
@@ -39,6 +43,17 @@ struct Gemma4Config {
   uint32_t n_head_kv(uint32_t layer) const { return is_swa[layer] ? n_head_kv_swa : n_head_kv_full; }
   bool has_kv(uint32_t layer) const { return layer < n_layer - shared_kv_layers; }
   bool has_v_proj(uint32_t layer) const { return has_kv(layer) && !(k_eq_v_full && !is_swa[layer]); }
+  // The layer whose KV cache `layer` attends over: itself, or for a KV-shared layer the last layer of the
+  // same kind before the shared ones (n_layer - shared - 2 for sliding, - 1 for full), as llama.cpp maps them.
+  uint32_t kv_layer(uint32_t layer) const {
+    if (has_kv(layer)) return layer;
+    const uint32_t first_shared = n_layer - shared_kv_layers;
+    return first_shared - (is_swa[layer] ? 2 : 1);
+  }
+  uint32_t n_rot(uint32_t layer) const {
+    const uint32_t r = is_swa[layer] ? n_rot_swa : n_rot_full;
+    return r != 0 ? r : head_dim(layer);
+  }
 
   // Sliding pattern where every `full_every`-th layer (1-based) is full attention and the last layer is full.
   static std::vector<bool> pattern_full_every(uint32_t n_layer, uint32_t full_every);

@@ -36,8 +36,8 @@ void write_gemma4_metadata(gguf::GgufWriter& w, const Gemma4Config& c, FileType 
   w.add(key("attention.value_length"), Value::u32(c.head_dim_full));
   w.add(key("attention.key_length_swa"), Value::u32(c.head_dim_swa));
   w.add(key("attention.value_length_swa"), Value::u32(c.head_dim_swa));
-  w.add(key("rope.dimension_count"), Value::u32(c.head_dim_full));
-  w.add(key("rope.dimension_count_swa"), Value::u32(c.head_dim_swa));
+  w.add(key("rope.dimension_count"), Value::u32(c.n_rot_full != 0 ? c.n_rot_full : c.head_dim_full));
+  w.add(key("rope.dimension_count_swa"), Value::u32(c.n_rot_swa != 0 ? c.n_rot_swa : c.head_dim_swa));
   w.add(key("rope.freq_base"), Value::f32(c.rope_base_full));
   w.add(key("rope.freq_base_swa"), Value::f32(c.rope_base_swa));
   w.add(key("attention.sliding_window"), Value::u32(c.sliding_window));
@@ -65,6 +65,17 @@ Gemma4Config read_gemma4_config(const gguf::GgufFile& f) {
   c.n_head = f.get_u32(key("attention.head_count"));
   c.head_dim_full = f.get_u32_or(key("attention.key_length")).value_or(c.n_embd / c.n_head);
   c.head_dim_swa = f.get_u32(key("attention.key_length_swa"));
+  // llama.cpp's gemma4 loader requires value heads as wide as key heads; so does this engine.
+  const uint32_t v_full = f.get_u32_or(key("attention.value_length")).value_or(c.head_dim_full);
+  const uint32_t v_swa = f.get_u32_or(key("attention.value_length_swa")).value_or(c.head_dim_swa);
+  if (v_full != c.head_dim_full || v_swa != c.head_dim_swa) {
+    throw gguf::GgufError(f.path() + ": value head length differs from key head length (" + std::to_string(v_full) +
+                          " vs " + std::to_string(c.head_dim_full) + ", sliding " + std::to_string(v_swa) + " vs " +
+                          std::to_string(c.head_dim_swa) + "); Gemma 4 requires them equal");
+  }
+  // As in llama.cpp: the full-layer rotary width defaults to the full head, the sliding one to the full one.
+  c.n_rot_full = f.get_u32_or(key("rope.dimension_count")).value_or(c.head_dim_full);
+  c.n_rot_swa = f.get_u32_or(key("rope.dimension_count_swa")).value_or(c.n_rot_full);
   c.sliding_window = f.get_u32(key("attention.sliding_window"));
   c.rms_eps = f.get_f32(key("attention.layer_norm_rms_epsilon"));
   c.n_embd_per_layer = f.get_u32(key("embedding_length_per_layer_input"));

@@ -4,12 +4,18 @@
 // is y[t][o] = sum_i W[o][i] * x[t][i] for tokens t. Like llama.cpp, activations are first converted to
 // the weight format's partner type (q8_0 for Q4_0/Q5_0/Q8_0/IQ4_NL, q8_1 for Q4_1/Q5_1, q8_K for K-quants
 // and IQ4_XS, f16 for F16, bf16 for BF16, f32 for F32), so results match llama.cpp's to rounding.
+//
+// Weights are read in place (never copied whole). One token (generation) streams each weight row once
+// through a dot-product kernel, rows spread over the pool; many tokens (prompt processing) repack a few
+// rows at a time into per-thread scratch and multiply them with every token (kernels.h). The kernels are
+// chosen at run time for the CPU (cpu_features.h).
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
 #include "gguf/ggml_type.h"
+#include "tensor/aligned_buffer.h"
 #include "tensor/thread_pool.h"
 
 namespace locus::tensor {
@@ -25,12 +31,15 @@ struct MatrixView {
   const uint8_t* row(int64_t r) const { return data + static_cast<uint64_t>(r) * row_bytes; }
 };
 
-// Buffers for converted activations, reused across calls so the hot path does not allocate once warm.
+// Buffers reused across calls so the hot path does not allocate once warm: each grows to the largest need
+// seen and stays. Use one per thread that calls matmul (a pool's workers share their caller's).
 struct MatmulScratch {
-  std::vector<uint8_t> activations;
+  AlignedBuffer activations;              // converted activation rows
+  std::vector<AlignedBuffer> per_thread;  // one per pool thread: repacked weight panels, dequantized rows
 };
 
-// y (n_tokens x n_out) = x (n_tokens x n_in) times W^T.
+// y (n_tokens x n_out) = x (n_tokens x n_in) times W^T. Throws std::invalid_argument for a weight type
+// this build cannot multiply (see can_dequantize).
 void matmul(const MatrixView& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool,
             MatmulScratch& scratch);
 

@@ -1,8 +1,12 @@
-// Reference matrix product: convert activations to the partner type (as llama.cpp does), then dequantize
-// both sides and accumulate in float. Exact in the activation rounding, not in summation order.
+// Reference matrix product: convert activations to the partner type with the scalar converter matmul's
+// kernels are tested against (llama.cpp's CPU rounding, kernels_scalar.cpp), then dequantize both sides
+// and accumulate in double. Exact in the activation rounding, not in summation order.
 #include <stdexcept>
 #include <string>
 
+#include "tensor/act_format.h"
+#include "tensor/aligned_buffer.h"
+#include "tensor/kernels.h"
 #include "tensor/matmul.h"
 #include "tensor/quantize.h"
 
@@ -31,12 +35,13 @@ void get_row(const MatrixView& w, int64_t r, float* out) {
 }
 
 void matmul_ref(const MatrixView& w, const float* x, int64_t n_tokens, float* y) {
-  const GgmlType at = vec_dot_type(w.type);
-  std::vector<uint8_t> xq(*gguf::ggml_row_bytes(at, static_cast<uint64_t>(w.n_in)));
+  const kernels::TypeKernels& k = kernels::kernel_set(SimdLevel::kScalar)[w.type];
+  AlignedBuffer xq;
+  xq.ensure(act_layout(k.act_type, w.n_in).row_bytes);
   std::vector<float> xr(w.n_in), wr(w.n_in);
   for (int64_t t = 0; t < n_tokens; ++t) {
-    quantize_row(at, x + t * w.n_in, xq.data(), w.n_in);
-    dequantize_row(at, xq.data(), xr.data(), w.n_in);
+    k.quantize_act(x + t * w.n_in, xq.data(), w.n_in);
+    kernels::dequantize_act(k.act_type, k.act_order, xq.data(), w.n_in, xr.data());
     for (int64_t o = 0; o < w.n_out; ++o) {
       get_row(w, o, wr.data());
       double acc = 0;

@@ -1,0 +1,114 @@
+#include "cli/bench.h"
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "model/gemma4_model.h"
+
+namespace locus::cli {
+namespace {
+
+struct Stats {
+  double mean = 0, stddev = 0;
+};
+
+Stats stats(const std::vector<double>& v) {
+  Stats s;
+  for (double x : v) s.mean += x;
+  s.mean /= double(v.size());
+  for (double x : v) s.stddev += (x - s.mean) * (x - s.mean);
+  s.stddev = v.size() > 1 ? std::sqrt(s.stddev / double(v.size() - 1)) : 0.0;
+  return s;
+}
+
+}  // namespace
+
+CLI::App* add_bench_command(CLI::App& app, BenchOptions& o) {
+  auto* cmd = app.add_subcommand("bench", "measure prompt processing and generation speed (tokens/s)");
+  cmd->add_option("model", o.model_path, "the .gguf file")->required();
+  cmd->add_option("-t,--threads", o.n_threads, "CPU threads (default: all cores)");
+  cmd->add_option("-p,--n-prompt", o.n_prompt, "prompt tokens for the pp test; 0 skips it")->capture_default_str();
+  cmd->add_option("-n,--n-gen", o.n_gen, "generated tokens for the tg test; 0 skips it")->capture_default_str();
+  cmd->add_option("-r,--repetitions", o.reps, "repetitions of each test")->capture_default_str();
+  cmd->add_option("-b,--batch-size", o.n_batch, "prompt batch size")->capture_default_str();
+  cmd->add_flag("--json", o.json, "print JSON");
+  return cmd;
+}
+
+int bench(const BenchOptions& o) {
+  if (o.n_prompt < 0 || o.n_gen < 0 || o.reps < 1 || o.n_batch < 1) {
+    std::fprintf(stderr, "locus: bench needs -p >= 0, -n >= 0, -r >= 1, -b >= 1\n");
+    return 2;
+  }
+  model::Gemma4ModelOptions mo;
+  mo.n_ctx = static_cast<uint32_t>(std::max(o.n_prompt, o.n_gen) + 16);
+  mo.n_batch = static_cast<uint32_t>(o.n_batch);
+  mo.n_threads = o.n_threads;
+  auto m = model::Gemma4Model::load(o.model_path, mo);
+  const int threads = m->pool().size();
+  std::mt19937 rng(42);
+  std::uniform_int_distribution<int32_t> tok(1000, static_cast<int32_t>(m->n_vocab()) - 1000);
+  std::vector<float> logits(m->n_vocab());
+  using clock = std::chrono::steady_clock;
+
+  // A warm-up step pages the weights in and fills caches, as llama-bench does.
+  {
+    const int32_t t = tok(rng);
+    m->forward({&t, 1}, 0, logits, false);
+    m->reset();
+  }
+  std::vector<double> pp, tg;
+  for (int r = 0; r < o.reps; ++r) {
+    if (o.n_prompt > 0) {
+      std::vector<int32_t> prompt(static_cast<size_t>(o.n_prompt));
+      for (auto& t : prompt) t = tok(rng);
+      m->reset();
+      const auto t0 = clock::now();
+      m->forward(prompt, 0, logits, false);
+      pp.push_back(o.n_prompt / std::chrono::duration<double>(clock::now() - t0).count());
+    }
+    if (o.n_gen > 0) {
+      m->reset();
+      int32_t t = tok(rng);
+      const auto t0 = clock::now();
+      for (int i = 0; i < o.n_gen; ++i) {
+        m->forward({&t, 1}, i, logits, false);
+        t = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+      }
+      tg.push_back(o.n_gen / std::chrono::duration<double>(clock::now() - t0).count());
+    }
+  }
+  const std::string name = o.model_path.substr(o.model_path.find_last_of('/') + 1);
+  if (o.json) {
+    nlohmann::ordered_json j;
+    j["model"] = name;
+    j["threads"] = threads;
+    if (!pp.empty()) j["pp"] = {{"n", o.n_prompt}, {"tokens_per_s", stats(pp).mean}, {"stddev", stats(pp).stddev}, {"runs", pp}};
+    if (!tg.empty()) j["tg"] = {{"n", o.n_gen}, {"tokens_per_s", stats(tg).mean}, {"stddev", stats(tg).stddev}, {"runs", tg}};
+    std::printf("%s\n", j.dump(2).c_str());
+    return 0;
+  }
+  std::printf("| %-32s | %7s | %8s | %18s |\n", "model", "threads", "test", "t/s");
+  std::printf("| %-32s | %7s | %8s | %18s |\n", "---", "---", "---", "---");
+  if (!pp.empty()) {
+    const auto s = stats(pp);
+    std::printf("| %-32s | %7d | %8s | %10.2f ± %5.2f |\n", name.c_str(), threads,
+                ("pp" + std::to_string(o.n_prompt)).c_str(), s.mean, s.stddev);
+  }
+  if (!tg.empty()) {
+    const auto s = stats(tg);
+    std::printf("| %-32s | %7d | %8s | %10.2f ± %5.2f |\n", name.c_str(), threads,
+                ("tg" + std::to_string(o.n_gen)).c_str(), s.mean, s.stddev);
+  }
+  return 0;
+}
+
+}  // namespace locus::cli

@@ -1,0 +1,27 @@
+// `locus bench MODEL`: prompt-processing and generation speed, measured like llama.cpp's llama-bench
+// (pp: one batch of P random tokens from an empty cache; tg: N tokens one at a time from an empty cache)
+// so bench/compare.sh can print the two side by side.
+#pragma once
+
+#include <string>
+
+namespace CLI {
+class App;
+}
+
+namespace locus::cli {
+
+struct BenchOptions {
+  std::string model_path;
+  int n_threads = 0;
+  int n_prompt = 512;
+  int n_gen = 128;
+  int reps = 3;
+  int n_batch = 512;
+  bool json = false;
+};
+
+CLI::App* add_bench_command(CLI::App& app, BenchOptions& o);
+int bench(const BenchOptions& o);
+
+}  // namespace locus::cli

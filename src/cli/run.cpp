@@ -1,0 +1,289 @@
+#include "cli/run.h"
+
+#include <CLI/CLI.hpp>
+#include <editline/readline.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+
+#include "cli/progress.h"
+#include "common/human.h"
+#include "runtime/gemma4_engine.h"
+
+namespace locus::cli {
+namespace {
+
+std::atomic<bool> g_cancel{false};
+std::atomic<bool> g_generating{false};
+
+void on_sigint(int) {
+  // Ctrl-C stops the answer being written, not the program; at the prompt it is ignored (readline clears).
+  if (g_generating.load()) g_cancel.store(true);
+}
+
+struct Turn {
+  std::string role;  // "user" or "model"
+  std::string text;
+};
+
+// The conversation in Gemma 4's turn format (gemma4.md 7.1): the full renderer with system prompts, tools
+// and thinking comes with the chat-format work; this covers plain user/model turns. With thinking off the
+// model turn opens with an empty thought block, as the official template writes it.
+std::string render_turns(const std::vector<Turn>& turns, bool think) {
+  std::string s = "<bos>";
+  if (think) s += "<|turn>system\n<|think|>\n<turn|>\n";
+  for (const auto& t : turns) s += "<|turn>" + t.role + "\n" + t.text + "<turn|>\n";
+  s += "<|turn>model\n";
+  if (!think) s += "<|channel>thought\n<channel|>";
+  return s;
+}
+
+class StdoutSink final : public runtime::GenerateSink {
+ public:
+  std::string answer;
+  void on_text(std::string_view text) override {
+    answer.append(text);
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+  }
+};
+
+void print_timings(const runtime::GenerateResult& r, double load_s, double total_s) {
+  auto rate = [](int32_t n, double s) { return s > 0 ? n / s : 0.0; };
+  std::fprintf(stderr, "total duration:       %.3fs\n", total_s);
+  std::fprintf(stderr, "load duration:        %.3fs\n", load_s);
+  std::fprintf(stderr, "prompt eval count:    %d token(s)\n", r.prompt_eval_count);
+  std::fprintf(stderr, "prompt eval duration: %.3fs\n", r.prompt_eval_seconds);
+  std::fprintf(stderr, "prompt eval rate:     %.2f tokens/s\n", rate(r.prompt_eval_count, r.prompt_eval_seconds));
+  std::fprintf(stderr, "eval count:           %d token(s)\n", r.eval_count);
+  std::fprintf(stderr, "eval duration:        %.3fs\n", r.eval_seconds);
+  std::fprintf(stderr, "eval rate:            %.2f tokens/s\n", rate(r.eval_count, r.eval_seconds));
+}
+
+// One answer: tokenize, generate (streaming to stdout), report. Returns false on error.
+bool answer(runtime::Gemma4Engine& engine, runtime::Generator& gen, const std::string& prompt_text, bool raw,
+            const RunOptions& o, double load_s, std::string* answer_out) {
+  const auto t0 = std::chrono::steady_clock::now();
+  // Rendered chat prompts carry their own <bos>; raw prompts get the BOS the model asks for.
+  const std::vector<int32_t> tokens =
+      raw ? engine.tokenizer().encode(prompt_text, engine.tokenizer().wants_bos(), false)
+          : engine.tokenizer().encode(prompt_text, false, true);
+  runtime::GenerateRequest req;
+  req.prompt = tokens;
+  req.options = o.sampling;
+  req.cancel = &g_cancel;
+  StdoutSink sink;
+  g_cancel.store(false);
+  g_generating.store(true);
+  const auto result = gen.generate(req, sink);
+  g_generating.store(false);
+  const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!sink.answer.empty() && sink.answer.back() != '\n') std::fputc('\n', stdout);
+  std::fflush(stdout);
+  if (answer_out) *answer_out = sink.answer;
+  if (result.reason == runtime::DoneReason::error) {
+    std::fprintf(stderr, "locus: %s\n", result.error.c_str());
+    return false;
+  }
+  if (result.reason == runtime::DoneReason::cancelled) std::fprintf(stderr, "(stopped)\n");
+  if (o.verbose) print_timings(result, load_s, total + load_s);
+  return true;
+}
+
+bool set_parameter(runtime::SamplingOptions& s, const std::string& name, const std::string& value) {
+  try {
+    if (name == "temperature") s.temperature = std::stof(value);
+    else if (name == "top_k") s.top_k = std::stoi(value);
+    else if (name == "top_p") s.top_p = std::stof(value);
+    else if (name == "min_p") s.min_p = std::stof(value);
+    else if (name == "typical_p") s.typical_p = std::stof(value);
+    else if (name == "repeat_penalty") s.repeat_penalty = std::stof(value);
+    else if (name == "repeat_last_n") s.repeat_last_n = std::stoi(value);
+    else if (name == "presence_penalty") s.presence_penalty = std::stof(value);
+    else if (name == "frequency_penalty") s.frequency_penalty = std::stof(value);
+    else if (name == "seed") s.seed = std::stoll(value);
+    else if (name == "num_predict") s.num_predict = std::stoi(value);
+    else if (name == "stop") s.stop.push_back(value);
+    else {
+      std::fprintf(stderr, "Unknown parameter '%s'\n", name.c_str());
+      return false;
+    }
+  } catch (const std::exception&) {
+    std::fprintf(stderr, "Couldn't set parameter: '%s' is not a valid value for %s\n", value.c_str(), name.c_str());
+    return false;
+  }
+  if (auto err = runtime::validate(s)) {
+    std::fprintf(stderr, "Couldn't set parameter: %s\n", err->c_str());
+    return false;
+  }
+  std::fprintf(stderr, "Set parameter '%s' to '%s'\n", name.c_str(), value.c_str());
+  return true;
+}
+
+void print_help() {
+  std::fprintf(stderr,
+               "Available Commands:\n"
+               "  /set parameter NAME VALUE   Set a sampling parameter (temperature, top_k, top_p, min_p, typical_p,\n"
+               "                              repeat_penalty, repeat_last_n, presence_penalty, frequency_penalty,\n"
+               "                              seed, num_predict, stop)\n"
+               "  /set verbose | quiet        Show or hide timings after each answer\n"
+               "  /clear                      Forget the conversation so far\n"
+               "  /bye                        Exit\n"
+               "  /?, /help                   This help\n\n"
+               "Use \"\"\" to begin and end a multi-line message. Ctrl-C stops an answer; Ctrl-D or /bye exits.\n");
+}
+
+// Reads one message: a line, or several between """ markers. Returns false at end of input.
+bool read_message(std::string& out) {
+  char* line = readline(">>> ");
+  if (line == nullptr) return false;
+  std::string first = line;
+  std::free(line);
+  if (first.rfind("\"\"\"", 0) != 0) {
+    if (!first.empty()) add_history(first.c_str());
+    out = first;
+    return true;
+  }
+  std::string text = first.substr(3);
+  const size_t close = text.find("\"\"\"");
+  if (close != std::string::npos) {
+    out = text.substr(0, close);
+    add_history(first.c_str());
+    return true;
+  }
+  for (;;) {
+    char* more = readline("... ");
+    if (more == nullptr) break;
+    std::string m = more;
+    std::free(more);
+    const size_t end = m.find("\"\"\"");
+    if (end != std::string::npos) {
+      text += "\n" + m.substr(0, end);
+      break;
+    }
+    text += "\n" + m;
+  }
+  if (!text.empty() && text.front() == '\n') text.erase(0, 1);
+  add_history(("\"\"\"" + text + "\"\"\"").c_str());
+  out = text;
+  return true;
+}
+
+int interactive(runtime::Gemma4Engine& engine, runtime::Generator& gen, RunOptions& o, double load_s) {
+  std::vector<Turn> turns;
+  std::string msg;
+  while (read_message(msg)) {
+    if (msg.empty()) continue;
+    if (msg == "/bye" || msg == "/exit") break;
+    if (msg == "/?" || msg == "/help") {
+      print_help();
+      continue;
+    }
+    if (msg == "/clear") {
+      turns.clear();
+      std::fprintf(stderr, "Cleared session context\n");
+      continue;
+    }
+    if (msg.rfind("/set", 0) == 0) {
+      std::istringstream ss(msg);
+      std::string cmd, what, name, value;
+      ss >> cmd >> what;
+      if (what == "verbose") o.verbose = true;
+      else if (what == "quiet") o.verbose = false;
+      else if (what == "parameter" && (ss >> name) && std::getline(ss >> std::ws, value) && !value.empty())
+        set_parameter(o.sampling, name, value);
+      else std::fprintf(stderr, "Usage: /set parameter NAME VALUE | /set verbose | /set quiet\n");
+      continue;
+    }
+    if (msg[0] == '/') {
+      std::fprintf(stderr, "Unknown command '%s'. Type /? for help\n", msg.c_str());
+      continue;
+    }
+    turns.push_back({"user", msg});
+    std::string reply;
+    const std::string prompt = o.raw ? msg : render_turns(turns, o.think);
+    if (!answer(engine, gen, prompt, o.raw, o, load_s, &reply)) {
+      turns.pop_back();
+      continue;
+    }
+    turns.push_back({"model", reply});
+    load_s = 0;
+    std::fputc('\n', stdout);
+  }
+  return 0;
+}
+
+}  // namespace
+
+CLI::App* add_run_command(CLI::App& app, RunOptions& o) {
+  auto* cmd = app.add_subcommand("run", "generate from a model: one answer for a prompt, or a chat without one");
+  cmd->add_option("model", o.model_path, "the .gguf file")->required();
+  cmd->add_option("prompt", o.prompt, "the prompt (- reads standard input); omit it for an interactive chat");
+  auto& s = o.sampling;
+  cmd->add_option("--temperature", s.temperature, "sampling temperature; 0 = greedy")->capture_default_str();
+  cmd->add_option("--top-k", s.top_k, "keep the k most likely tokens; 0 disables")->capture_default_str();
+  cmd->add_option("--top-p", s.top_p, "nucleus sampling threshold")->capture_default_str();
+  cmd->add_option("--min-p", s.min_p, "drop tokens below min_p times the best token's probability")->capture_default_str();
+  cmd->add_option("--typical-p", s.typical_p, "locally typical sampling; 1 disables")->capture_default_str();
+  cmd->add_option("--repeat-penalty", s.repeat_penalty, "penalty for repeated tokens; 1 disables")->capture_default_str();
+  cmd->add_option("--repeat-last-n", s.repeat_last_n, "how far back the penalties look")->capture_default_str();
+  cmd->add_option("--presence-penalty", s.presence_penalty, "penalty for any token already present")->capture_default_str();
+  cmd->add_option("--frequency-penalty", s.frequency_penalty, "penalty per occurrence")->capture_default_str();
+  cmd->add_option("--seed", s.seed, "random seed; -1 = random")->capture_default_str();
+  cmd->add_option("--num-predict", s.num_predict, "most tokens to generate; -1 = until done or the context is full")
+      ->capture_default_str();
+  cmd->add_option("--num-ctx", s.num_ctx, "context size in tokens (default 4096)");
+  cmd->add_option("--stop", s.stop, "stop string (repeatable); never printed");
+  cmd->add_option("--threads", o.n_threads, "CPU threads (default: all cores)");
+  cmd->add_flag("--raw", o.raw, "send the prompt as it is, without the chat turn markers");
+  cmd->add_flag("--think", o.think, "let the model think before answering (thinking text is shown)");
+  cmd->add_flag("--verbose", o.verbose, "print timings after each answer");
+  return cmd;
+}
+
+int run(RunOptions& o) {
+  if (auto err = runtime::validate(o.sampling)) {
+    std::fprintf(stderr, "locus: %s\n", err->c_str());
+    return 2;
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  runtime::EngineOptions eo;
+  eo.n_ctx = o.sampling.num_ctx > 0 ? static_cast<uint32_t>(o.sampling.num_ctx) : 4096;
+  eo.n_threads = o.n_threads;
+  eo.n_batch = static_cast<uint32_t>(o.sampling.num_batch);
+  auto engine = runtime::Gemma4Engine::load(o.model_path, eo);
+  prefetch_weights(engine->model().file(), isatty(STDERR_FILENO) != 0);
+  const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  runtime::Generator gen(*engine, *engine, engine->suppress_tokens());
+
+  struct sigaction sa {};
+  sa.sa_handler = on_sigint;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+
+  if (o.prompt == "-") {
+    std::ostringstream ss;
+    ss << std::cin.rdbuf();
+    o.prompt = ss.str();
+  }
+  if (!o.prompt.empty()) {
+    const std::string prompt = o.raw ? o.prompt : render_turns({{"user", o.prompt}}, o.think);
+    return answer(*engine, gen, prompt, o.raw, o, load_s, nullptr) ? 0 : 1;
+  }
+  if (!isatty(STDIN_FILENO)) {
+    std::ostringstream ss;
+    ss << std::cin.rdbuf();
+    const std::string text = ss.str();
+    if (text.empty()) return 0;
+    const std::string prompt = o.raw ? text : render_turns({{"user", text}}, o.think);
+    return answer(*engine, gen, prompt, o.raw, o, load_s, nullptr) ? 0 : 1;
+  }
+  return interactive(*engine, gen, o, load_s);
+}
+
+}  // namespace locus::cli

@@ -1,0 +1,32 @@
+// `locus run MODEL [PROMPT]`: generate from a Gemma 4 GGUF. With a prompt, stream the answer and exit;
+// without, an interactive chat in the style of `ollama run`.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "runtime/sampling_options.h"
+
+namespace CLI {
+class App;
+}
+
+namespace locus::cli {
+
+struct RunOptions {
+  std::string model_path;
+  std::string prompt;
+  runtime::SamplingOptions sampling;
+  int n_threads = 0;
+  bool raw = false;      // send the prompt as it is, without the chat turn markers
+  bool verbose = false;  // timings after each answer
+  bool think = false;    // open the turn without the empty thought block (the model may think)
+};
+
+// Adds the `run` subcommand with its options (named after Ollama's) to app.
+CLI::App* add_run_command(CLI::App& app, RunOptions& o);
+
+// Returns the process exit code. Errors are reported on stderr as one line.
+int run(RunOptions& o);
+
+}  // namespace locus::cli

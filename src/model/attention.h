@@ -1,0 +1,60 @@
+// Causal grouped-query attention of a batch of queries over one layer's f16 KV cache, with Gemma 4's
+// conventions: scale 1.0 (the q/k norms carry it), no attention softcap, sliding-window layers seeing
+// keys j with i - j < window (the key at the query's own position included), full layers everything
+// up to the query.
+//
+// Two numerics, mirroring the two code paths of llama.cpp's CPU flash attention (which its default
+// flash_attn=auto selects on CPU):
+//  - kF32: Q stays f32, keys and values are widened from f16, softmax and the weighted sum of V are f32.
+//    llama.cpp's tiled path, which it takes when a batch has at least 64 tokens.
+//  - kF16Accumulate: Q is rounded to f16 before the dot products and the weighted sum of V is accumulated
+//    in an f16 vector with an online softmax over the keys in position order. llama.cpp's per-row path,
+//    taken for batches under 64 tokens (so for token-by-token generation).
+// Keys are always visited in position order, whatever ring cell holds them, as llama.cpp visits the cells
+// of a fresh context.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "model/kv_cache.h"
+#include "tensor/thread_pool.h"
+
+namespace locus::model {
+
+enum class AttentionNumerics { kF32, kF16Accumulate };
+
+// llama.cpp's choice for a batch of n_tokens query tokens.
+inline AttentionNumerics llama_cpp_attention_numerics(int64_t n_tokens) {
+  return n_tokens >= 64 ? AttentionNumerics::kF32 : AttentionNumerics::kF16Accumulate;
+}
+
+// Per-thread work buffers, sized once for the largest layer and context.
+class AttentionScratch {
+ public:
+  void reserve(int n_threads, uint32_t max_head_dim, uint32_t max_group);
+  float* thread_buffer(int thread) { return buf_.data() + static_cast<size_t>(thread) * per_thread_; }
+  size_t per_thread() const { return per_thread_; }
+
+ private:
+  std::vector<float> buf_;
+  size_t per_thread_ = 0;
+};
+
+struct AttentionBatch {
+  const float* q = nullptr;     // n_tokens rows of n_head * head_dim
+  int64_t n_tokens = 0;
+  int32_t pos0 = 0;             // position of the first query; query t is at pos0 + t
+  uint32_t n_head = 0;
+  uint32_t window = 0;          // 0: full attention
+  float* out = nullptr;         // n_tokens rows of n_head * head_dim
+};
+
+// The layer's cache must already hold the keys and values of positions up to pos0 + n_tokens - 1.
+void attention(const KvLayer& kv, const AttentionBatch& batch, AttentionNumerics numerics, tensor::ThreadPool& pool,
+               AttentionScratch& scratch);
+
+// Plain double-precision attention over the same cache, for tests.
+void attention_reference(const KvLayer& kv, const AttentionBatch& batch);
+
+}  // namespace locus::model

@@ -1,0 +1,127 @@
+// The Gemma 4 text model: weights read in place from the memory-mapped GGUF, an f16 KV cache sized for the
+// requested context, and the forward pass as llama.cpp computes it (gemma4.md sections 4-5).
+//
+//   auto m = Gemma4Model::load("model.gguf", {.n_ctx = 8192});
+//   std::vector<float> logits(m->n_vocab());
+//   m->forward(prompt, 0, logits, false);          // prompt in n_batch steps, logits of the last token
+//   m->forward({&next, 1}, m->n_past(), logits, false);  // then one token at a time
+//
+// One sequence per model object. All activation buffers are allocated at load for n_batch tokens; a
+// forward step allocates nothing.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "gguf/file.h"
+#include "model/attention.h"
+#include "model/gemma4_config.h"
+#include "model/kv_cache.h"
+#include "model/weights.h"
+#include "tensor/matmul.h"
+#include "tensor/thread_pool.h"
+
+namespace locus::model {
+
+enum class AttentionPrecision {
+  kLikeLlamaCpp,  // f32 for batches of 64+ tokens, f16-accumulated below (attention.h): llama.cpp's CPU choice
+  kF32,           // f32 whatever the batch size
+};
+
+struct Gemma4ModelOptions {
+  uint32_t n_ctx = 4096;      // positions the KV cache holds; 0 = the model's training context
+  uint32_t n_batch = 512;     // most tokens evaluated together (prompt processing step)
+  int n_threads = 0;          // size of the model's own thread pool when `pool` is null (0 = all cores)
+  tensor::ThreadPool* pool = nullptr;  // a shared pool to use instead (must outlive the model)
+  AttentionPrecision attention = AttentionPrecision::kLikeLlamaCpp;
+};
+
+class Gemma4Model {
+ public:
+  // Throws gguf::GgufError for a file that is not a Gemma 4 text model this engine runs, with what was
+  // expected and what was found; std::invalid_argument for bad options.
+  static std::unique_ptr<Gemma4Model> load(const std::string& path, const Gemma4ModelOptions& options = {});
+  static std::unique_ptr<Gemma4Model> load(gguf::GgufFile file, const Gemma4ModelOptions& options = {});
+
+  Gemma4Model(const Gemma4Model&) = delete;
+  Gemma4Model& operator=(const Gemma4Model&) = delete;
+  ~Gemma4Model();
+
+  const Gemma4Config& config() const { return config_; }
+  const Gemma4Weights& weights() const { return weights_; }
+  const gguf::GgufFile& file() const { return file_; }
+  uint32_t n_vocab() const { return config_.n_vocab; }
+  uint32_t n_ctx() const { return cache_.n_ctx(); }
+  uint32_t n_batch() const { return cache_.n_batch(); }
+  int32_t n_past() const { return cache_.n_past(); }
+  uint64_t kv_cache_bytes() const { return cache_.bytes(); }
+  tensor::ThreadPool& pool() { return *pool_; }
+
+  // Evaluates `tokens` at positions pos, pos + 1, ...; pos <= n_past (a smaller pos rolls the cache back
+  // first, see can_truncate). Inputs longer than n_batch run in steps of n_batch tokens. Writes the
+  // logits after the final softcap: with all_logits one row of n_vocab per token, in order, else the last
+  // token's row only. logits_out must hold that many floats (it may be empty when no row is wanted:
+  // all_logits false and tokens empty). Throws std::invalid_argument for bad input (token id out of range,
+  // context full, position not reachable); the cache is then unchanged.
+  void forward(std::span<const int32_t> tokens, int32_t pos, std::span<float> logits_out, bool all_logits);
+
+  bool can_truncate(int32_t pos) const { return cache_.can_truncate(pos); }
+  void truncate(int32_t pos) { cache_.truncate(pos); }  // throws std::invalid_argument
+  void reset() { cache_.clear(); }
+
+ private:
+  Gemma4Model(gguf::GgufFile file, Gemma4Config config, const Gemma4ModelOptions& options);
+  // One step of n <= n_batch tokens at positions [pos, pos + n); logits rows for tokens >= first_row
+  // (n = none) go to `logits`.
+  void step(const int32_t* tokens, int64_t n, int32_t pos, int64_t first_row, float* logits);
+  void attention_block(uint32_t l, int64_t n, int32_t pos);
+  void feed_forward_block(uint32_t l, int64_t n);
+  void per_layer_inputs(const int32_t* tokens, int64_t n);
+  void per_layer_embedding(uint32_t l, int64_t n);
+  void mixture_of_experts(uint32_t l, int64_t n);
+  // Runs fn(t) for t in [0, n) over the pool (small per-token work).
+  template <typename F>
+  void per_token(int64_t n, F&& fn);
+
+  gguf::GgufFile file_;
+  Gemma4Config config_;
+  Gemma4Weights weights_;
+  KvCache cache_;
+  AttentionPrecision attention_precision_;
+  std::unique_ptr<tensor::ThreadPool> own_pool_;
+  tensor::ThreadPool* pool_ = nullptr;
+  tensor::MatmulScratch matmul_scratch_;
+  AttentionScratch attention_scratch_;
+
+  // Activations for n_batch tokens, row-major per token.
+  std::vector<float> x_;      // residual stream [n_batch][n_embd]
+  std::vector<float> xn_;     // normed input of a block [n_batch][n_embd]
+  std::vector<float> q_;      // [n_batch][n_head * head_dim]
+  std::vector<float> k_;      // [n_batch][n_head_kv * head_dim]
+  std::vector<float> v_;
+  std::vector<float> att_;    // attention output [n_batch][n_head * head_dim]
+  std::vector<float> proj_;   // block output [n_batch][n_embd]
+  std::vector<float> gate_;   // [n_batch][n_ff]
+  std::vector<float> up_;
+  std::vector<float> rope_swa_;   // cos/sin per token for sliding layers [n_batch][n_rot_swa]
+  std::vector<float> rope_full_;  // and for full layers [n_batch][n_rot_full]
+  // Per-layer embeddings (E2B/E4B).
+  std::vector<float> ple_;        // per-layer inputs [n_batch][n_layer][n_embd_per_layer]
+  std::vector<float> ple_gate_;   // [n_batch][n_embd_per_layer]
+  // Mixture of experts (26B A4B).
+  std::vector<float> router_;     // expert probabilities [n_batch][n_expert]
+  std::vector<int32_t> selected_; // chosen experts [n_batch][n_expert_used]
+  std::vector<float> expert_weight_;
+  std::vector<int32_t> expert_rows_;  // slots (token * n_expert_used + k) routed to the expert at hand
+  std::vector<float> expert_in_;      // experts' input [n_batch][n_embd]
+  std::vector<float> expert_gather_;  // its rows for one expert
+  std::vector<float> expert_gate_up_; // [n_batch][2 * n_ff_expert]
+  std::vector<float> expert_act_;     // [n_batch][n_ff_expert]
+  std::vector<float> expert_out_;     // [n_batch][n_embd]
+  std::vector<float> expert_results_; // weighted outputs per slot [n_batch][n_expert_used][n_embd]
+};
+
+}  // namespace locus::model

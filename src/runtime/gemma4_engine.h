@@ -1,0 +1,52 @@
+// A loaded Gemma 4 model ready to generate: the forward pass (model layer) and the tokenizer (text layer)
+// behind the generator's LanguageModel and TokenText interfaces.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "model/gemma4_model.h"
+#include "runtime/generator.h"
+#include "text/tokenizer.h"
+
+namespace locus::runtime {
+
+struct EngineOptions {
+  uint32_t n_ctx = 4096;
+  uint32_t n_batch = 512;
+  int n_threads = 0;  // 0 = all cores
+};
+
+class Gemma4Engine final : public LanguageModel, public TokenText {
+ public:
+  // Throws gguf::GgufError (bad or unsupported file) or std::invalid_argument (bad options).
+  static std::unique_ptr<Gemma4Engine> load(const std::string& path, const EngineOptions& options);
+
+  model::Gemma4Model& model() { return *model_; }
+  const text::Tokenizer& tokenizer() const { return tokenizer_; }
+
+  // LanguageModel
+  int32_t n_vocab() const override { return static_cast<int32_t>(model_->n_vocab()); }
+  int32_t n_ctx() const override { return static_cast<int32_t>(model_->n_ctx()); }
+  void eval(std::span<const int32_t> tokens, int32_t pos, std::span<float> last_logits) override;
+  void truncate(int32_t pos) override;
+
+  // TokenText
+  std::string_view piece(int32_t id) const override { return pieces_[static_cast<size_t>(id)]; }
+  bool is_eog(int32_t id) const override { return tokenizer_.is_eog(id); }
+
+  // The GGUF's tokenizer.ggml.suppress_tokens (ids the sampler must never pick).
+  const std::vector<int32_t>& suppress_tokens() const { return suppress_; }
+
+ private:
+  Gemma4Engine(std::unique_ptr<model::Gemma4Model> model, text::Tokenizer tokenizer);
+
+  std::unique_ptr<model::Gemma4Model> model_;
+  text::Tokenizer tokenizer_;
+  std::vector<std::string> pieces_;  // decoded text of every token, built once so decoding never allocates
+  std::vector<int32_t> suppress_;
+};
+
+}  // namespace locus::runtime

@@ -1,0 +1,119 @@
+// The generation loop: prompt evaluation in batches, sampling, stop conditions, streaming text out.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "runtime/sampler.h"
+#include "runtime/sampling_options.h"
+#include "runtime/stop_strings.h"
+#include "runtime/utf8_stream.h"
+
+namespace locus::runtime {
+
+// What the generator needs from a model; the Gemma 4 forward pass implements it.
+struct LanguageModel {
+  virtual ~LanguageModel() = default;
+  virtual int32_t n_vocab() const = 0;
+  // Positions the model's KV cache holds; a token may be evaluated at positions [0, n_ctx()).
+  virtual int32_t n_ctx() const = 0;
+  // Evaluates `tokens` at positions pos, pos + 1, ... with the cache holding exactly positions [0, pos), and
+  // writes the logits after the last of them into last_logits (n_vocab floats). May throw std::exception;
+  // the generator reports it as an error and does not call eval again for that request.
+  virtual void eval(std::span<const int32_t> tokens, int32_t pos, std::span<float> last_logits) = 0;
+  // Forgets cached positions >= pos.
+  virtual void truncate(int32_t pos) = 0;
+};
+
+// What the generator needs from a tokenizer.
+struct TokenText {
+  virtual ~TokenText() = default;
+  // The bytes token `id` decodes to in running text. A byte-fallback token gives a single byte, so a piece
+  // may hold part of a UTF-8 character. A view rather than a std::string so that decoding allocates nothing
+  // (a tokenizer keeps a table of decoded pieces); it must stay valid until the next call.
+  virtual std::string_view piece(int32_t id) const = 0;
+  // End of generation (Gemma 4: <eos>, <turn|>, <|tool_response>). Its text is never emitted.
+  virtual bool is_eog(int32_t id) const = 0;
+};
+
+struct GenerateRequest {
+  std::span<const int32_t> prompt;  // rendered and tokenized, BOS included
+  SamplingOptions options;
+  // Prompt longer than the context: false gives an error; true keeps the first num_keep tokens and drops
+  // the oldest ones after them, as Ollama's runner does. (Ollama's API defaults `truncate` to true; the
+  // server maps that, the runtime defaults to the explicit error.)
+  bool truncate = false;
+  bool logprobs = false;      // report TokenLogprobs with each token
+  int32_t top_logprobs = 0;   // [0, kMaxTopLogprobs]
+  const std::atomic<bool>* cancel = nullptr;  // set from any thread; checked between tokens and batches
+};
+
+enum class DoneReason { stop, length, cancelled, error };
+// "stop", "length", "cancelled", "error": Ollama's done_reason names for the first two.
+const char* done_reason_name(DoneReason reason);
+
+struct GenerateResult {
+  DoneReason reason = DoneReason::stop;
+  std::string error;            // set when reason == error: one line, what was expected and found
+  int32_t stop_index = -1;      // which of options.stop ended generation, or -1
+  int32_t stop_token = -1;      // the end-of-generation token that ended it, or -1
+  int32_t prompt_eval_count = 0;      // prompt tokens evaluated (after truncation)
+  int32_t prompt_tokens_dropped = 0;  // removed by truncation
+  int32_t eval_count = 0;             // tokens sampled, the end-of-generation token included
+  double prompt_eval_seconds = 0.0;   // start of the request until the first logits (Ollama's prompt_eval_duration)
+  double eval_seconds = 0.0;          // first logits until done (Ollama's eval_duration)
+  uint64_t seed = 0;                  // the sampler's seed, drawn when options.seed == -1
+};
+
+// Receives a request's events, on the generating thread. Implementations should not block for long:
+// generation waits for them.
+class GenerateSink {
+ public:
+  virtual ~GenerateSink() = default;
+  // Complete, valid UTF-8 that is not part of a stop string. Chunks may hold several tokens' text or none.
+  virtual void on_text(std::string_view text) = 0;
+  // Every sampled token except an end-of-generation token, before its text reaches on_text (tokens that
+  // turn out to form a stop string are reported too). `logprobs` is non-null when the request asked.
+  virtual void on_token(int32_t /*token*/, const TokenLogprobs* /*logprobs*/) {}
+  // Called once, last, with what generate() then returns.
+  virtual void on_done(const GenerateResult& /*result*/) {}
+};
+
+// Ollama's prompt truncation (runner NewSequence): num_keep < 0 means the whole prompt; it is capped at
+// n_ctx - 1 so at least one token can go; then the oldest tokens after the kept head are dropped until the
+// prompt is n_ctx tokens long. Returns how many tokens to drop, starting at index `keep`.
+struct Truncation {
+  int32_t keep = 0;
+  int32_t drop = 0;
+};
+Truncation plan_truncation(int32_t n_prompt, int32_t n_ctx, int32_t num_keep);
+
+// Runs requests against one model, one at a time. Buffers (logits, sampler candidates, token history,
+// text) are sized at construction and per request; the token loop allocates nothing and takes no lock.
+class Generator {
+ public:
+  // suppress_tokens: ids the sampler never picks (GGUF tokenizer.ggml.suppress_tokens).
+  Generator(LanguageModel& model, const TokenText& text, std::span<const int32_t> suppress_tokens = {});
+
+  GenerateResult generate(const GenerateRequest& request, GenerateSink& sink);
+
+ private:
+  GenerateResult finish(GenerateResult result, GenerateSink& sink);
+  void emit(std::string_view bytes, GenerateSink& sink);
+
+  LanguageModel& model_;
+  const TokenText& text_;
+  Sampler sampler_;
+  StopMatcher stops_;
+  Utf8Stream utf8_;
+  std::vector<float> logits_;
+  std::vector<int32_t> tokens_;
+  TokenLogprobs logprobs_;
+};
+
+}  // namespace locus::runtime

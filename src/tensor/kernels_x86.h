@@ -1,0 +1,81 @@
+// Shared by the x86 SIMD kernel files only (each compiled with its own target flags). Everything here
+// has internal linkage, so no copy compiled for one ISA can stand in for another's at link time.
+#pragma once
+
+// GCC 12.2 reports -W(maybe-)uninitialized inside several AVX-512 intrinsics (their "undefined" source
+// operand; GCC bug 105593, fixed in 12.3). Off for the SIMD files only.
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ == 12
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+#include "tensor/act_format.h"
+#include "tensor/kernels.h"
+
+namespace locus::tensor::kernels {
+
+// Per-file registration, called by register_avx2 / register_avx512.
+void register_avx2_act(KernelSet& set);
+void register_avx2_gemv(KernelSet& set);
+void register_avx512_act(KernelSet& set);
+void register_avx512_gemv_k(KernelSet& set);
+void register_avx512_gemv_legacy(KernelSet& set);
+void register_avx512_gemv_float(KernelSet& set);
+void register_avx512_bf16(KernelSet& set);
+void register_avx512_gemm(KernelSet& set);
+
+namespace {
+
+inline TypeKernels& slot(KernelSet& set, GgmlType t) { return set.types[static_cast<int>(t)]; }
+
+inline uint16_t load_u16(const void* p) {
+  uint16_t v;
+  std::memcpy(&v, p, 2);
+  return v;
+}
+
+// Views of one activation row (act_format.h).
+struct Q8Act {
+  const int8_t* qs;
+  const float* d;
+  const int32_t* sum;  // minus each block's sum (act_format.h)
+  const float* s;
+};
+inline Q8Act q8_act(const uint8_t* act, int64_t n, GgmlType type) {
+  const ActLayout l = act_layout(type, n);
+  return {reinterpret_cast<const int8_t*>(act), reinterpret_cast<const float*>(act + l.d_offset),
+          reinterpret_cast<const int32_t*>(act + l.sum_offset), reinterpret_cast<const float*>(act + l.s_offset)};
+}
+
+struct Q8KAct {
+  const int8_t* qs;
+  const float* d;
+  const int16_t* bsums;
+  const int16_t* sum32;
+};
+inline Q8KAct q8k_act(const uint8_t* act, int64_t n) {
+  const ActLayout l = act_layout(GgmlType::Q8_K, n);
+  return {reinterpret_cast<const int8_t*>(act), reinterpret_cast<const float*>(act + l.d_offset),
+          reinterpret_cast<const int16_t*>(act + l.sum_offset), reinterpret_cast<const int16_t*>(act + l.sum32_offset)};
+}
+
+// Q4_K / Q5_K packed six-bit scales and mins (blocks.h) as bytes: out[0..1] = sc[0..7], out[2..3] = m[0..7].
+inline void unpack_k4_scales(const uint8_t* packed, uint32_t out[4]) {
+  uint32_t u0, u1, u2;
+  std::memcpy(&u0, packed, 4);
+  std::memcpy(&u1, packed + 4, 4);
+  std::memcpy(&u2, packed + 8, 4);
+  out[0] = u0 & 0x3f3f3f3fu;
+  out[1] = (u2 & 0x0f0f0f0fu) | ((u0 >> 2) & 0x30303030u);
+  out[2] = u1 & 0x3f3f3f3fu;
+  out[3] = ((u2 >> 4) & 0x0f0f0f0fu) | ((u1 >> 2) & 0x30303030u);
+}
+
+}  // namespace
+}  // namespace locus::tensor::kernels
