@@ -24,7 +24,7 @@ SimdLevel detect() {
 #if defined(__x86_64__) || defined(__i386__)
   if (cpu_avx2()) best = SimdLevel::kAvx2;
   if (cpu_avx512()) best = SimdLevel::kAvx512;
-#elif defined(__ARM_NEON)
+#elif defined(__ARM_NEON) && defined(__aarch64__)
   best = SimdLevel::kNeon;
 #endif
   if (const char* env = std::getenv("LOCUS_SIMD")) {
@@ -59,7 +59,7 @@ bool simd_level_supported(SimdLevel level) {
     case SimdLevel::kAvx2: return cpu_avx2();
     case SimdLevel::kAvx512: return cpu_avx512();
     case SimdLevel::kNeon: return false;
-#elif defined(__ARM_NEON)
+#elif defined(__ARM_NEON) && defined(__aarch64__)
     case SimdLevel::kNeon: return true;
     default: return false;
 #else

@@ -32,7 +32,7 @@ KernelSet build(SimdLevel level) {
   if (level == SimdLevel::kAvx2 || level == SimdLevel::kAvx512) register_avx2(set);
   if (level == SimdLevel::kAvx512) register_avx512(set);
 #endif
-#if defined(__ARM_NEON)
+#if defined(__ARM_NEON) && defined(__aarch64__)
   if (level == SimdLevel::kNeon) register_neon(set);
 #endif
   for (auto& k : set.types) {

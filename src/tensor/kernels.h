@@ -38,6 +38,7 @@ using GemvFn = void (*)(const uint8_t* w, size_t w_row_bytes, int64_t n_rows, in
 // calling compute.
 struct GemmKernels {
   int panel_rows = 0;                     // 0: none; matmul uses gemv for every token count
+  int min_tokens = 0;                     // below this many tokens gemv is faster (packing costs)
   QuantizeActFn quantize_act = nullptr;   // set by the registry
   size_t (*panel_bytes)(int64_t n) = nullptr;
   void (*pack)(const uint8_t* w, size_t w_row_bytes, int n_rows, int64_t n, uint8_t* panel) = nullptr;
@@ -83,6 +84,6 @@ void dequantize_act(GgmlType act_type, ActOrder order, const uint8_t* act, int64
 void register_scalar(KernelSet& set);
 void register_avx2(KernelSet& set);    // kernels_avx2*.cpp; a no-op where not compiled
 void register_avx512(KernelSet& set);  // kernels_avx512*.cpp
-void register_neon(KernelSet& set);    // kernels_neon.cpp
+void register_neon(KernelSet& set);    // kernels_neon.cpp (AArch64 only)
 
 }  // namespace locus::tensor::kernels

@@ -17,13 +17,9 @@ namespace {
 
 using kernels::kMaxGemvTokens;
 
-// From this many tokens on, the panel GEMM beats running the gemv kernel in groups of kMaxGemvTokens
-// (measured with bench/matmul_bench on Zen 4).
-constexpr int64_t kGemmMinTokens = 6;
-
 // A gemv task covers about this many weight bytes: large enough that handing out tasks costs nothing,
 // small enough that the last ones balance the threads and the rows stay in L2 across token groups.
-constexpr uint64_t kGemvTaskBytes = 48 * 1024;
+constexpr uint64_t kGemvTaskBytes = 64 * 1024;
 
 void ensure_per_thread(MatmulScratch& scratch, int n_threads, size_t bytes) {
   if (scratch.per_thread.size() < static_cast<size_t>(n_threads)) scratch.per_thread.resize(static_cast<size_t>(n_threads));
@@ -75,7 +71,7 @@ void matmul(const MatrixView& w, const float* x, int64_t n_tokens, float* y, Thr
   assert(w.n_in % gguf::ggml_type_info(w.type).block_elements == 0);
 
   const int64_t n = w.n_in;
-  const bool gemm = k.gemm.panel_rows > 0 && n_tokens >= kGemmMinTokens;
+  const bool gemm = k.gemm.panel_rows > 0 && n_tokens >= k.gemm.min_tokens;
 
   // Activations in the partner format; f32 ones are read in place.
   const uint8_t* act;
@@ -115,10 +111,10 @@ void matmul(const MatrixView& w, const float* x, int64_t n_tokens, float* y, Thr
     return;
   }
 
-  // Rows per task: about kGemvTaskBytes of weights, a multiple of 4, and at least 4 tasks per thread
-  // when there are rows enough.
+  // Rows per task: about kGemvTaskBytes of weights, a multiple of 4, and at least 8 tasks per thread
+  // when there are rows enough (a thread that gets descheduled then delays the call by one small task).
   int64_t rows_per_task = std::max<int64_t>(1, static_cast<int64_t>(kGemvTaskBytes / std::max<uint64_t>(1, w.row_bytes)));
-  rows_per_task = std::min(rows_per_task, (w.n_out + 4 * pool.size() - 1) / (4 * pool.size()));
+  rows_per_task = std::min(rows_per_task, (w.n_out + 8 * pool.size() - 1) / (8 * pool.size()));
   rows_per_task = std::max<int64_t>(4, rows_per_task / 4 * 4);
   const int64_t n_tasks = (w.n_out + rows_per_task - 1) / rows_per_task;
   pool.parallel_for(n_tasks, [&](int64_t task, int) {
