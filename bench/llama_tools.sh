@@ -2,7 +2,9 @@
 # Builds llama.cpp's own tools (llama-bench, llama-completion) from the source bundled in node-llama-cpp
 # (extracted by scripts/setup into .scratch/llama.cpp), CPU only, tuned for this machine, into
 # .scratch/llama-build. They are benchmark peers, never part of locus. Prints the bin folder.
+#   LLAMA_BIN=DIR   use llama.cpp tools already built in DIR instead
 set -euo pipefail
+if [ -n "${LLAMA_BIN:-}" ]; then echo "$LLAMA_BIN"; exit 0; fi
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 src=$root/.scratch/llama.cpp build=$root/.scratch/llama-build
 [ -d "$src" ] || "$root/scripts/setup" >&2

@@ -29,12 +29,16 @@ inline AttentionNumerics llama_cpp_attention_numerics(int64_t n_tokens) {
   return n_tokens >= 64 ? AttentionNumerics::kF32 : AttentionNumerics::kF16Accumulate;
 }
 
-// Per-thread work buffers, sized once for the largest layer and context.
+// Per-thread work buffers, sized once (at model load) for the largest layer; attention() grows them only
+// when called with a bigger layer or pool than reserved for.
 class AttentionScratch {
  public:
+  // Room for any layer with heads of up to max_head_dim and up to max_group query heads per KV head.
   void reserve(int n_threads, uint32_t max_head_dim, uint32_t max_group);
+  void reserve_rows(int n_threads, uint32_t head_dim, uint32_t rows);
   float* thread_buffer(int thread) { return buf_.data() + static_cast<size_t>(thread) * per_thread_; }
   size_t per_thread() const { return per_thread_; }
+  int threads() const { return per_thread_ == 0 ? 0 : static_cast<int>(buf_.size() / per_thread_); }
 
  private:
   std::vector<float> buf_;
@@ -53,6 +57,11 @@ struct AttentionBatch {
 // The layer's cache must already hold the keys and values of positions up to pos0 + n_tokens - 1.
 void attention(const KvLayer& kv, const AttentionBatch& batch, AttentionNumerics numerics, tensor::ThreadPool& pool,
                AttentionScratch& scratch);
+
+// attention() runs portable loops, or x86 AVX2/FMA/F16C ones when the CPU has them (the same roundings; the
+// fused multiply-adds change the last bits). Tests compare the two.
+bool attention_uses_avx2();
+void attention_force_portable(bool on);
 
 // Plain double-precision attention over the same cache, for tests.
 void attention_reference(const KvLayer& kv, const AttentionBatch& batch);

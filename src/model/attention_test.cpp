@@ -186,6 +186,29 @@ TEST(Attention, ResultsDoNotDependOnTheThreadCount) {
   }
 }
 
+TEST(Attention, PortableAndSimdLoopsAgree) {
+  if (!attention_uses_avx2()) GTEST_SKIP() << "no AVX2/FMA/F16C on this CPU: only the portable loops run";
+  const KvLayer L = make_layer(400, 2, 256, 390, 17);
+  const auto q = random_queries(70, 16, 256, 18);
+  tensor::ThreadPool pool(2);
+  AttentionScratch scratch;
+  for (AttentionNumerics numerics : {AttentionNumerics::kF32, AttentionNumerics::kF16Accumulate}) {
+    for (uint32_t window : {0u, 128u}) {
+      const int64_t n = numerics == AttentionNumerics::kF32 ? 70 : 3;
+      std::vector<float> simd(q.size()), portable(q.size()), ref(q.size());
+      attention(L, {q.data(), n, 320, 16, window, simd.data()}, numerics, pool, scratch);
+      attention_force_portable(true);
+      attention(L, {q.data(), n, 320, 16, window, portable.data()}, numerics, pool, scratch);
+      attention_force_portable(false);
+      attention_reference(L, {q.data(), n, 320, 16, window, ref.data()});
+      const double tol = numerics == AttentionNumerics::kF32 ? 2e-5 : 1e-2;
+      EXPECT_LT(max_abs_diff(simd, portable), tol) << "window " << window;
+      EXPECT_LT(max_abs_diff(simd, ref), tol) << "window " << window;
+      EXPECT_LT(max_abs_diff(portable, ref), tol) << "window " << window;
+    }
+  }
+}
+
 TEST(Attention, LlamaCppPicksTheTiledF32PathFrom64Tokens) {
   EXPECT_EQ(llama_cpp_attention_numerics(1), AttentionNumerics::kF16Accumulate);
   EXPECT_EQ(llama_cpp_attention_numerics(63), AttentionNumerics::kF16Accumulate);

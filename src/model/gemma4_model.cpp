@@ -2,8 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
 #include <stdexcept>
 #include <string>
 
@@ -17,9 +15,30 @@ namespace {
 
 using gguf::GgufError;
 
-// Features of other Gemma 4 sizes this engine does not compute yet: refuse them at load rather than
-// produce wrong logits.
+// What the hyperparameters must satisfy before buffers are sized from them (a GGUF that breaks these is
+// refused with what was expected, not computed wrongly).
 void check_supported(const gguf::GgufFile& file, const Gemma4Config& c) {
+  if (c.n_layer == 0 || c.n_embd == 0 || c.n_head == 0) {
+    throw GgufError(file.path() + ": gemma4 with no layers, width or heads");
+  }
+  for (uint32_t l = 0; l < c.n_layer; ++l) {
+    const uint32_t kv = c.n_head_kv(l);
+    if (kv == 0 || c.n_head % kv != 0) {
+      throw GgufError(file.path() + ": layer " + std::to_string(l) + " has " + std::to_string(kv) +
+                      " KV heads, expected a divisor of the " + std::to_string(c.n_head) + " query heads");
+    }
+    const uint32_t rot = c.n_rot(l);
+    if (rot == 0 || rot % 2 != 0 || rot > c.head_dim(l)) {
+      throw GgufError(file.path() + ": layer " + std::to_string(l) + " rotates " + std::to_string(rot) +
+                      " dimensions of a head of " + std::to_string(c.head_dim(l)) + ", expected an even count up to it");
+    }
+  }
+  // The full layers' RoPE angles read rope_freqs ([head_dim_full / 2]) for every rotated pair.
+  if (c.n_rot_full > c.head_dim_full || c.n_rot_swa > c.head_dim_swa) {
+    throw GgufError(file.path() + ": rope.dimension_count " + std::to_string(c.n_rot_full) + " / _swa " +
+                    std::to_string(c.n_rot_swa) + " exceed the head sizes " + std::to_string(c.head_dim_full) +
+                    " / " + std::to_string(c.head_dim_swa));
+  }
   if (c.shared_kv_layers > 0) {
     const uint32_t first_shared = c.n_layer - std::min(c.shared_kv_layers, c.n_layer);
     if (first_shared < 2) {
@@ -43,24 +62,6 @@ void check_supported(const gguf::GgufFile& file, const Gemma4Config& c) {
     const std::string type = file.get_string(scaling);
     if (type != "none") throw GgufError(file.path() + ": RoPE scaling " + type + " is not supported");
   }
-  if (c.n_layer == 0 || c.n_embd == 0 || c.n_head == 0) {
-    throw GgufError(file.path() + ": gemma4 with no layers, width or heads");
-  }
-  for (uint32_t l = 0; l < c.n_layer; ++l) {
-    const uint32_t kv = c.n_head_kv(l);
-    if (kv == 0 || c.n_head % kv != 0) {
-      throw GgufError(file.path() + ": layer " + std::to_string(l) + " has " + std::to_string(kv) +
-                      " KV heads, expected a divisor of the " + std::to_string(c.n_head) + " query heads");
-    }
-    const uint32_t rot = c.n_rot(l);
-    if (rot == 0 || rot % 2 != 0 || rot > c.head_dim(l)) {
-      throw GgufError(file.path() + ": layer " + std::to_string(l) + " rotates " + std::to_string(rot) +
-                      " dimensions of a head of " + std::to_string(c.head_dim(l)) + ", expected an even count up to it");
-    }
-  }
-  if (c.n_rot_full / 2 > c.head_dim_full / 2) {
-    throw GgufError(file.path() + ": rope.dimension_count exceeds the rope_freqs table");
-  }
 }
 
 }  // namespace
@@ -71,6 +72,8 @@ std::unique_ptr<Gemma4Model> Gemma4Model::load(const std::string& path, const Ge
 
 std::unique_ptr<Gemma4Model> Gemma4Model::load(gguf::GgufFile file, const Gemma4ModelOptions& options) {
   Gemma4Config config = read_gemma4_config(file);
+  if (config.n_rot_full == 0) config.n_rot_full = config.head_dim_full;
+  if (config.n_rot_swa == 0) config.n_rot_swa = config.head_dim_swa;
   check_supported(file, config);
   return std::unique_ptr<Gemma4Model>(new Gemma4Model(std::move(file), std::move(config), options));
 }
@@ -194,16 +197,12 @@ void Gemma4Model::step(const int32_t* tokens, int64_t n, int32_t pos, int64_t fi
                 rope_full_.data() + t * c.n_rot_full);
   });
 
-  std::FILE* dbg = std::getenv("LOCUS_DUMP") ? std::fopen(std::getenv("LOCUS_DUMP"), "wb") : nullptr;
   if (c.n_embd_per_layer > 0) per_layer_inputs(tokens, n);
 
   for (uint32_t l = 0; l < c.n_layer; ++l) {
     attention_block(l, n, pos);
-    if (dbg) std::fwrite(x_.data(), 4, n * E, dbg);
     feed_forward_block(l, n);
-    if (dbg) std::fwrite(x_.data(), 4, n * E, dbg);
   }
-  if (dbg) std::fclose(dbg);
   cache_.advance(pos + static_cast<int32_t>(n));
 
   // Output rows: final norm, tied (or separate) LM head, softcap.

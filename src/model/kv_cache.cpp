@@ -22,8 +22,8 @@ KvCache::KvCache(const Gemma4Config& c, uint32_t n_ctx, uint32_t n_batch)
     L.n_cells = L.swa ? ring : n_ctx;
     if (L.swa && ring < n_ctx) swa_cells_ = ring;
     const size_t n = size_t{L.n_cells} * L.row_elements();
-    L.k.assign(n, 0);
-    L.v.assign(n, 0);
+    L.k.resize(n);
+    L.v.resize(n);
   }
 }
 

@@ -12,19 +12,43 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <utility>
 #include <vector>
 
 #include "model/gemma4_config.h"
 
 namespace locus::model {
 
+// Leaves new elements uninitialized: a cache of a long context is only paged in as positions are written
+// (every cell is written before it is read).
+template <typename T>
+struct UninitializedAllocator : std::allocator<T> {
+  template <typename U>
+  struct rebind {
+    using other = UninitializedAllocator<U>;
+  };
+  UninitializedAllocator() = default;
+  template <typename U>
+  UninitializedAllocator(const UninitializedAllocator<U>&) noexcept {}
+  template <typename U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <typename U, typename... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+};
+using F16Cells = std::vector<uint16_t, UninitializedAllocator<uint16_t>>;
+
 struct KvLayer {
   bool swa = false;
   uint32_t n_cells = 0;
   uint32_t n_head_kv = 0;
   uint32_t head_dim = 0;
-  std::vector<uint16_t> k;  // f16 bits, [n_cells][n_head_kv][head_dim]
-  std::vector<uint16_t> v;
+  F16Cells k;  // f16 bits, [n_cells][n_head_kv][head_dim]
+  F16Cells v;
 
   uint32_t row_elements() const { return n_head_kv * head_dim; }
   uint32_t cell(int32_t pos) const { return static_cast<uint32_t>(pos) % n_cells; }

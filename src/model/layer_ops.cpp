@@ -2,7 +2,6 @@
 
 #include <array>
 #include <cmath>
-#include <cstdlib>
 
 #include "tensor/quant_math.h"
 
@@ -56,7 +55,7 @@ void geglu(const float* gate, const float* up, float* out, int64_t n) {
     if (g <= -10.0f) {
       out[i] = 0.0f;
     } else {
-      out[i] = (getenv("NOTABLE") ? gelu_tanh_f32(g) : g >= 10.0f ? g : table[tensor::float_to_half(g)]) * up[i];
+      out[i] = (g >= 10.0f ? g : table[tensor::float_to_half(g)]) * up[i];
     }
   }
 }

@@ -26,6 +26,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <random>
 #include <sstream>
@@ -40,14 +41,16 @@ namespace {
 using namespace locus;
 
 struct Case {
-  std::string preset;
+  std::string preset;  // a locus-mkmodel preset, optionally with "/N": only its first N layers' pattern
   std::string type;
   std::vector<int> lengths;
-  double bound;  // max |diff| relative to the row's logit range
+  double bound;              // max |diff| relative to the row's logit range
+  std::vector<int> greedy_after;  // prompt lengths followed by greedy generation (empty: all)
 };
 
 struct RowStats {
   double worst = 0, sum = 0;
+  std::vector<double> all;
   int rows = 0, argmax_differs = 0;
   double worst_tie_gap = 0;  // largest reference gap between its top-1 and locus's top-1 where they differ
   void add(const float* ours, const float* ref, size_t V) {
@@ -59,6 +62,7 @@ struct RowStats {
       mx = std::max(mx, ref[i]);
     }
     const double rel = d / double(mx - mn);
+    all.push_back(rel);
     worst = std::max(worst, rel);
     sum += rel;
     ++rows;
@@ -76,10 +80,19 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 void quiet_log(ggml_log_level, const char*, void*) {}
 
+// The value below which 99% of the rows' differences lie.
+double p99(std::vector<double> v) {
+  if (v.empty()) return 0;
+  const size_t k = std::min(v.size() - 1, static_cast<size_t>(0.99 * double(v.size())));
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
+  return v[k];
+}
+
 int32_t argmax(const float* row, size_t V) { return static_cast<int32_t>(std::max_element(row, row + V) - row); }
 
 struct Options {
   std::string mkmodel, work_dir, backend_dir;
+  std::string oracle;  // "NODE ORACLE.mjs": cross-check the in-process llama.cpp against tools/oracle once
   int threads = 2, greedy = 64;
   std::vector<Case> cases;
 };
@@ -95,19 +108,27 @@ std::vector<int> parse_lengths(const std::string& s) {
 // Default suite: the tiny preset (window 128) in all seven types over prompts of 1 to 600 tokens, the mid
 // preset (window 256) in two; lengths 1 and 17 take llama.cpp's small-batch attention path, the others its
 // tiled one, and 130 / 300 / 600 cross the windows.
+// Greedy generation follows the 17-token prompt (small-batch attention all along) and the 600-token one
+// (sliding rings wrapped, full layers long).
 std::vector<Case> default_cases() {
   const std::vector<int> tiny = {1, 17, 130, 300, 600};
+  const std::vector<int> greedy = {17, 600};
   return {
-      {"tiny", "F32", tiny, 1e-3},   {"tiny", "F16", tiny, 2e-3},    {"tiny", "BF16", tiny, 1e-2},
-      {"tiny", "Q8_0", tiny, 4e-2},  {"tiny", "Q4_0", tiny, 4e-2},   {"tiny", "Q4_K_M", tiny, 5e-2},
-      {"tiny", "Q6_K", tiny, 5e-2},  {"mid", "Q8_0", {17, 300}, 5e-2}, {"mid", "Q4_K_M", {17, 300}, 6e-2},
+      {"tiny", "F32", tiny, 1e-3, greedy},   {"tiny", "F16", tiny, 2e-3, greedy},
+      {"tiny", "BF16", tiny, 1e-2, greedy},  {"tiny", "Q8_0", tiny, 4e-2, greedy},
+      {"tiny", "Q4_0", tiny, 4e-2, greedy},  {"tiny", "Q4_K_M", tiny, 5e-2, greedy},
+      {"tiny", "Q6_K", tiny, 5e-2, greedy},  {"mid", "Q8_0", {17, 300}, 5e-2, {300}},
+      {"mid", "Q4_K_M", {17, 300}, 6e-2, {300}},
   };
 }
 
 bool run_case(const Options& o, const Case& c, uint64_t seed) {
-  const std::string path = o.work_dir + "/parity-" + c.preset + "-" + c.type + ".gguf";
-  const std::string cmd = o.mkmodel + " --preset " + c.preset + " --type " + c.type + " --quiet --no-chat-template -o " +
-                          path + " --seed " + std::to_string(seed);
+  const size_t slash = c.preset.find('/');
+  const std::string preset = c.preset.substr(0, slash);
+  const std::string layers = slash == std::string::npos ? "" : " --layers " + c.preset.substr(slash + 1);
+  const std::string path = o.work_dir + "/parity-" + preset + "-" + c.type + ".gguf";
+  const std::string cmd = o.mkmodel + " --preset " + preset + layers + " --type " + c.type +
+                          " --quiet --no-chat-template -o " + path + " --seed " + std::to_string(seed);
   auto t0 = std::chrono::steady_clock::now();
   if (std::system(cmd.c_str()) != 0) throw std::runtime_error("failed: " + cmd);
   const double write_s = seconds_since(t0);
@@ -125,11 +146,12 @@ bool run_case(const Options& o, const Case& c, uint64_t seed) {
     for (int32_t& t : tokens) t = static_cast<int32_t>(rng() % V);
     tokens[0] = 2;  // <bos>, as a real prompt starts
 
+    const int greedy = c.greedy_after.empty() || std::count(c.greedy_after.begin(), c.greedy_after.end(), L) ? o.greedy : 0;
     // llama.cpp, as the oracle runs it: fresh context, the prompt as one batch, flash attention "auto".
     // Generation steps use one thread: with more, llama.cpp splits a long context's attention into
     // per-thread chunks, each accumulated in f16, so its numerics depend on the thread count.
     llama_context_params cp = llama_context_default_params();
-    cp.n_ctx = static_cast<uint32_t>(L + o.greedy);
+    cp.n_ctx = static_cast<uint32_t>(L + greedy);
     cp.n_batch = cp.n_ubatch = static_cast<uint32_t>(L);
     cp.n_seq_max = 1;
     cp.n_threads = 1;
@@ -153,7 +175,7 @@ bool run_case(const Options& o, const Case& c, uint64_t seed) {
 
     // locus, same batching: the prompt in one step, then one token at a time.
     model::Gemma4ModelOptions mo;
-    mo.n_ctx = static_cast<uint32_t>(L + o.greedy);
+    mo.n_ctx = static_cast<uint32_t>(L + greedy);
     mo.n_batch = static_cast<uint32_t>(L);
     mo.n_threads = o.threads;
     auto m = model::Gemma4Model::load(path, mo);
@@ -165,15 +187,46 @@ bool run_case(const Options& o, const Case& c, uint64_t seed) {
     RowStats prompt;
     for (int i = 0; i < L; ++i) prompt.add(ours.data() + static_cast<size_t>(i) * V, llama_get_logits_ith(ctx, i), V);
 
+    // Once per run: the in-process library gives what the oracle (tools/oracle, through node-llama-cpp)
+    // answers for the same tokens, bit for bit.
+    static bool oracle_checked = false;
+    if (!o.oracle.empty() && !oracle_checked && L > 1) {
+      oracle_checked = true;
+      const std::string rows = o.work_dir + "/parity-oracle-rows.f32";
+      std::string list;
+      for (int32_t t : tokens) {
+        if (!list.empty()) list += ',';
+        list += std::to_string(t);
+      }
+      const int positions[] = {0, L / 2, L - 1};
+      const std::string cmd = o.oracle + " logits --model " + path + " --tokens " + list + " --positions " +
+                              std::to_string(positions[0]) + "," + std::to_string(positions[1]) + "," +
+                              std::to_string(positions[2]) + " --threads " + std::to_string(o.threads) +
+                              " --top 1 --full-out " + rows + " > /dev/null";
+      if (std::system(cmd.c_str()) != 0) throw std::runtime_error("failed: " + cmd);
+      std::vector<float> got(3 * V);
+      std::FILE* f = std::fopen(rows.c_str(), "rb");
+      const size_t n_read = f != nullptr ? std::fread(got.data(), sizeof(float), got.size(), f) : 0;
+      if (f != nullptr) std::fclose(f);
+      std::filesystem::remove(rows);
+      bool same = n_read == got.size();
+      for (int r = 0; r < 3 && same; ++r) {
+        same = std::memcmp(got.data() + r * V, llama_get_logits_ith(ctx, positions[r]), V * sizeof(float)) == 0;
+      }
+      std::printf("     oracle cross-check (%s %s, %d tokens, 3 rows): %s\n", c.preset.c_str(), c.type.c_str(), L,
+                  same ? "bit-identical to tools/oracle" : "DIFFERENT from tools/oracle");
+      ok = ok && same;
+    }
+
     RowStats gen;
     int first_divergence = -1;
     double llama_gen_s = 0, locus_gen_s = 0;
-    if (o.greedy > 0) {
+    if (greedy > 0) {
       std::vector<float> row(ours.end() - static_cast<std::ptrdiff_t>(V), ours.end());
       int32_t next = argmax(llama_get_logits_ith(ctx, L - 1), V);
       if (argmax(row.data(), V) != next) first_divergence = 0;
       llama_batch one = llama_batch_init(1, 0, 1);
-      for (int s = 1; s < o.greedy; ++s) {
+      for (int s = 1; s < greedy; ++s) {
         one.token[0] = next;
         one.pos[0] = L + s - 1;
         one.n_seq_id[0] = 1;
@@ -198,15 +251,18 @@ bool run_case(const Options& o, const Case& c, uint64_t seed) {
 
     const bool pass = prompt.worst <= c.bound && gen.worst <= c.bound;
     ok = ok && pass;
-    std::printf("%-4s %-6s %-6s len %3d | prompt: max %.2e mean %.2e, argmax differs %2d/%-3d | greedy %d: max %.2e, %s",
-                pass ? "ok" : "FAIL", c.preset.c_str(), c.type.c_str(), L, prompt.worst, prompt.sum / prompt.rows,
-                prompt.argmax_differs, prompt.rows, o.greedy, gen.worst,
-                first_divergence < 0 ? "identical" : ("near tie at step " + std::to_string(first_divergence)).c_str());
+    std::printf("%-4s %-6s %-6s len %3d | prompt: max %.2e p99 %.2e mean %.2e, argmax differs %2d/%-3d",
+                pass ? "ok" : "FAIL", c.preset.c_str(), c.type.c_str(), L, prompt.worst, p99(prompt.all),
+                prompt.sum / prompt.rows, prompt.argmax_differs, prompt.rows);
+    if (greedy > 0) {
+      std::printf(" | greedy %d: max %.2e, %s", greedy, gen.worst,
+                  first_divergence < 0 ? "identical" : ("near tie at step " + std::to_string(first_divergence)).c_str());
+    }
     const double tie = std::max(prompt.worst_tie_gap, gen.worst_tie_gap);
     if (tie > 0) std::printf(" (widest tie %.1e)", tie);
-    std::printf(" | bound %.0e | tok/s prompt %.0f vs llama %.0f, gen %.1f vs llama %.1f\n", c.bound,
-                L / locus_prompt_s, L / llama_prompt_s, o.greedy > 1 ? (o.greedy - 1) / locus_gen_s : 0.0,
-                o.greedy > 1 ? (o.greedy - 1) / llama_gen_s : 0.0);
+    std::printf(" | bound %.0e | tok/s prompt %.0f (llama %.0f)", c.bound, L / locus_prompt_s, L / llama_prompt_s);
+    if (greedy > 1) std::printf(", gen %.1f (llama %.1f)", (greedy - 1) / locus_gen_s, (greedy - 1) / llama_gen_s);
+    std::printf("\n");
     std::fflush(stdout);
   }
   llama_model_free(lm);
@@ -230,6 +286,7 @@ int main(int argc, char** argv) {
       if (a == "--mkmodel") o.mkmodel = value();
       else if (a == "--work-dir") o.work_dir = value();
       else if (a == "--backend-dir") o.backend_dir = value();
+      else if (a == "--oracle") o.oracle = value();
       else if (a == "--threads") o.threads = std::stoi(value());
       else if (a == "--greedy") o.greedy = std::stoi(value());
       else if (a == "--cases") only_cases = value();
@@ -237,7 +294,7 @@ int main(int argc, char** argv) {
       else throw std::invalid_argument("unknown option " + a);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "parity_logits: %s\nusage: parity_logits --mkmodel PATH --backend-dir DIR [--work-dir DIR] "
-                           "[--threads N] [--greedy N] [--cases tiny:F32,mid:Q8_0] [--lengths 1,17,130]\n", e.what());
+                           "[--threads N] [--greedy N] [--cases tiny:F32,mid:Q8_0] [--lengths 1,17,130] [--oracle 'NODE ORACLE.mjs']\n", e.what());
       return 2;
     }
   }
@@ -246,10 +303,35 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (o.work_dir.empty()) o.work_dir = std::filesystem::temp_directory_path().string();
-  for (const Case& c : default_cases()) {
-    if (!only_cases.empty() && ("," + only_cases + ",").find("," + c.preset + ":" + c.type + ",") == std::string::npos) continue;
-    o.cases.push_back(c);
-    if (!lengths.empty()) o.cases.back().lengths = parse_lengths(lengths);
+  if (only_cases.empty()) {
+    o.cases = default_cases();
+  } else {
+    // PRESET[/LAYERS]:TYPE[:BOUND], comma separated; the default suite's bound when it has the case.
+    std::stringstream ss(only_cases);
+    std::string item;
+    while (std::getline(ss, item, ',')) {
+      const size_t colon = item.find(':');
+      if (colon == std::string::npos) {
+        std::fprintf(stderr, "parity_logits: --cases: expected PRESET:TYPE, found %s\n", item.c_str());
+        return 2;
+      }
+      Case c{item.substr(0, colon), item.substr(colon + 1), {17, 130}, 5e-2, {}};
+      const size_t colon2 = c.type.find(':');
+      if (colon2 != std::string::npos) {
+        c.bound = std::stod(c.type.substr(colon2 + 1));
+        c.type = c.type.substr(0, colon2);
+      }
+      for (const Case& d : default_cases()) {
+        if (d.preset == c.preset && d.type == c.type) c = d;
+      }
+      o.cases.push_back(c);
+    }
+  }
+  if (!lengths.empty()) {
+    for (Case& c : o.cases) {
+      c.lengths = parse_lengths(lengths);
+      c.greedy_after.clear();  // generate after each
+    }
   }
 
   llama_log_set(quiet_log, nullptr);
