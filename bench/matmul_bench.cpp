@@ -23,7 +23,7 @@
 #include <string>
 #include <vector>
 
-#include "gguf/ggml_type.h"
+#include "gguf/tensor_type.h"
 #include "tensor/cpu_features.h"
 #include "tensor/kernel_test_data.h"
 #include "tensor/matmul.h"

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "gguf/ggml_type.h"
+#include "gguf/tensor_type.h"
 #include "gguf/value.h"
 
 namespace locus::gguf {

@@ -6,7 +6,7 @@
 #include <span>
 #include <string>
 
-#include "gguf/ggml_type.h"
+#include "gguf/tensor_type.h"
 
 namespace locus::gguf {
 

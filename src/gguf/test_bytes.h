@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "gguf/ggml_type.h"
+#include "gguf/tensor_type.h"
 #include "gguf/value.h"
 
 namespace locus::gguf::testing {

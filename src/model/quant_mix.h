@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "gguf/ggml_type.h"
+#include "gguf/tensor_type.h"
 #include "model/gemma4_config.h"
 
 namespace locus::model {

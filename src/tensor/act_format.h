@@ -27,7 +27,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "gguf/ggml_type.h"
+#include "gguf/tensor_type.h"
 
 namespace locus::tensor {
 

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "gguf/ggml_type.h"
+#include "gguf/tensor_type.h"
 #include "tensor/cpu_features.h"
 
 namespace locus::tensor::testing {

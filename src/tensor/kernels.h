@@ -8,7 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "gguf/ggml_type.h"
+#include "gguf/tensor_type.h"
 #include "tensor/act_format.h"
 #include "tensor/cpu_features.h"
 

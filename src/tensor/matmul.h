@@ -14,7 +14,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "gguf/ggml_type.h"
+#include "gguf/tensor_type.h"
 #include "tensor/aligned_buffer.h"
 #include "tensor/thread_pool.h"
 

@@ -5,7 +5,7 @@
 
 #include <cstdint>
 
-#include "gguf/ggml_type.h"
+#include "gguf/tensor_type.h"
 
 namespace locus::tensor {
 

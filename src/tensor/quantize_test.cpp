@@ -9,7 +9,7 @@
 #include <random>
 #include <vector>
 
-#include "gguf/ggml_type.h"
+#include "gguf/tensor_type.h"
 
 namespace locus::tensor {
 namespace {

@@ -1,4 +1,4 @@
-#include "gguf/ggml_type.h"
+#include "gguf/tensor_type.h"
 
 #include <array>
 #include <cctype>

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "gguf/ggml_type.h"
+#include "gguf/tensor_type.h"
 #include "tensor/blocks.h"
 #include "tensor/quantize.h"
 
