@@ -93,4 +93,28 @@ static inline ActLayout act_layout(gguf::GgmlType act, int64_t n) {
   return l;
 }
 
+// Typed pointers into one q8_K activation row: read by the dot kernels, written by the converters.
+struct Q8KAct {
+  const int8_t* qs;
+  const float* d;
+  const int16_t* bsums;
+  const int16_t* sum32;
+};
+inline Q8KAct q8k_act(const uint8_t* act, int64_t n) {
+  const ActLayout l = act_layout(gguf::GgmlType::Q8_K, n);
+  return {reinterpret_cast<const int8_t*>(act), reinterpret_cast<const float*>(act + l.d_offset),
+          reinterpret_cast<const int16_t*>(act + l.sum_offset), reinterpret_cast<const int16_t*>(act + l.sum32_offset)};
+}
+struct Q8KActOut {
+  int8_t* qs;
+  float* d;
+  int16_t* bsums;
+  int16_t* sum32;
+};
+inline Q8KActOut q8k_act_out(uint8_t* act, int64_t n) {
+  const ActLayout l = act_layout(gguf::GgmlType::Q8_K, n);
+  return {reinterpret_cast<int8_t*>(act), reinterpret_cast<float*>(act + l.d_offset),
+          reinterpret_cast<int16_t*>(act + l.sum_offset), reinterpret_cast<int16_t*>(act + l.sum32_offset)};
+}
+
 }  // namespace locus::tensor

@@ -50,11 +50,7 @@ void quantize_act_q8_1(const float* x, uint8_t* dst, int64_t n) { quantize_q8_0_
 
 template <ActOrder kOrder>
 void quantize_act_q8_k(const float* x, uint8_t* dst, int64_t n) {
-  const ActLayout l = act_layout(GgmlType::Q8_K, n);
-  auto* qs = reinterpret_cast<int8_t*>(dst);
-  auto* d = reinterpret_cast<float*>(dst + l.d_offset);
-  auto* bsums = reinterpret_cast<int16_t*>(dst + l.sum_offset);
-  auto* sum32 = reinterpret_cast<int16_t*>(dst + l.sum32_offset);
+  auto [qs, d, bsums, sum32] = q8k_act_out(dst, n);
   for (int64_t b = 0; b < n / 256; ++b, x += 256, qs += 256, bsums += 16, sum32 += 8) {
     __m512 m = _mm512_setzero_ps();
     for (int i = 0; i < 16; ++i) m = _mm512_max_ps(m, abs_ps(_mm512_loadu_ps(x + 16 * i)));

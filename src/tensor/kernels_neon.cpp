@@ -82,11 +82,7 @@ void quantize_act_q8_1(const float* x, uint8_t* dst, int64_t n) { quantize_q8_0_
 
 template <ActOrder kOrder>
 void quantize_act_q8_k(const float* x, uint8_t* dst, int64_t n) {
-  const ActLayout l = act_layout(GgmlType::Q8_K, n);
-  auto* qs = reinterpret_cast<int8_t*>(dst);
-  auto* d = reinterpret_cast<float*>(dst + l.d_offset);
-  auto* bsums = reinterpret_cast<int16_t*>(dst + l.sum_offset);
-  auto* sum32 = reinterpret_cast<int16_t*>(dst + l.sum32_offset);
+  auto [qs, d, bsums, sum32] = q8k_act_out(dst, n);
   for (int64_t b = 0; b < n / 256; ++b, x += 256, qs += 256, bsums += 16, sum32 += 8) {
     const float amax = abs_max(x, 256);
     if (amax == 0.0f) {
@@ -120,20 +116,6 @@ struct Q8Row {
     const ActLayout l = act_layout(GgmlType::Q8_0, n);
     qs = reinterpret_cast<const int8_t*>(act);
     d = reinterpret_cast<const float*>(act + l.d_offset);
-  }
-};
-
-struct Q8KRow {
-  const int8_t* qs;
-  const float* d;
-  const int16_t* bsums;
-  const int16_t* sum32;
-  Q8KRow(const uint8_t* act, int64_t n) {
-    const ActLayout l = act_layout(GgmlType::Q8_K, n);
-    qs = reinterpret_cast<const int8_t*>(act);
-    d = reinterpret_cast<const float*>(act + l.d_offset);
-    bsums = reinterpret_cast<const int16_t*>(act + l.sum_offset);
-    sum32 = reinterpret_cast<const int16_t*>(act + l.sum32_offset);
   }
 };
 
@@ -172,7 +154,7 @@ template <bool kFive>
 float dot_q45_k(int64_t n, const uint8_t* w, const uint8_t* act) {
   using Block = std::conditional_t<kFive, BlockQ5_K, BlockQ4_K>;
   const auto* x = reinterpret_cast<const Block*>(w);
-  const Q8KRow y(act, n);
+  const Q8KAct y = q8k_act(act, n);
   const uint8x16_t m4 = vdupq_n_u8(15);
   float sumf = 0;
   for (int64_t sb = 0; sb < n / 256; ++sb) {
@@ -211,7 +193,7 @@ float dot_q45_k(int64_t n, const uint8_t* w, const uint8_t* act) {
 
 float dot_q6_k(int64_t n, const uint8_t* w, const uint8_t* act) {
   const auto* x = reinterpret_cast<const BlockQ6_K*>(w);
-  const Q8KRow y(act, n);
+  const Q8KAct y = q8k_act(act, n);
   const uint8x16_t m4 = vdupq_n_u8(15), m3 = vdupq_n_u8(3);
   const int8x16_t m32 = vdupq_n_s8(32);
   float sumf = 0;

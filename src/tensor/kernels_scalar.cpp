@@ -57,11 +57,7 @@ void quantize_act_q8_1(const float* x, uint8_t* dst, int64_t n) { quantize_q8_0_
 
 template <ActOrder kOrder>
 void quantize_act_q8_k(const float* x, uint8_t* dst, int64_t n) {
-  const ActLayout l = act_layout(GgmlType::Q8_K, n);
-  auto* qs = reinterpret_cast<int8_t*>(dst);
-  auto* d = reinterpret_cast<float*>(dst + l.d_offset);
-  auto* bsums = reinterpret_cast<int16_t*>(dst + l.sum_offset);
-  auto* sum32 = reinterpret_cast<int16_t*>(dst + l.sum32_offset);
+  auto [qs, d, bsums, sum32] = q8k_act_out(dst, n);
   for (int64_t b = 0; b < n / 256; ++b, x += 256, qs += 256, bsums += 16, sum32 += 8) {
     // The first value of largest magnitude decides the sign of the scale, as in llama.cpp.
     float amax = 0, max = 0;
@@ -118,20 +114,6 @@ struct Q8Row {  // one activation row of a q8_0 / q8_1 layout
     s = reinterpret_cast<const float*>(act + l.s_offset);
   }
   int q(int64_t i) const { return qs[act_position(order, i, n)]; }
-};
-
-struct Q8KRow {
-  const int8_t* qs;
-  const float* d;
-  const int16_t* bsums;
-  const int16_t* sum32;
-  Q8KRow(const uint8_t* act, int64_t n) {
-    const ActLayout l = act_layout(GgmlType::Q8_K, n);
-    qs = reinterpret_cast<const int8_t*>(act);
-    d = reinterpret_cast<const float*>(act + l.d_offset);
-    bsums = reinterpret_cast<const int16_t*>(act + l.sum_offset);
-    sum32 = reinterpret_cast<const int16_t*>(act + l.sum32_offset);
-  }
 };
 
 float dot_f32(int64_t n, const uint8_t* w, const uint8_t* act) {
@@ -252,7 +234,7 @@ inline void scale_min_k4(const uint8_t* packed, int s, int& sc, int& mn) {
 
 template <bool kFive>
 float dot_q45_k(int64_t n, const uint8_t* w, const uint8_t* act) {
-  const Q8KRow y(act, n);
+  const Q8KAct y = q8k_act(act, n);
   float sumf = 0;
   for (int64_t b = 0; b < n / 256; ++b) {
     const uint8_t* scales;
@@ -291,7 +273,7 @@ float dot_q45_k(int64_t n, const uint8_t* w, const uint8_t* act) {
 
 float dot_q6_k(int64_t n, const uint8_t* w, const uint8_t* act) {
   const auto* x = reinterpret_cast<const BlockQ6_K*>(w);
-  const Q8KRow y(act, n);
+  const Q8KAct y = q8k_act(act, n);
   float sumf = 0;
   for (int64_t b = 0; b < n / 256; ++b) {
     const int8_t* a = y.qs + 256 * b;
@@ -319,7 +301,7 @@ float dot_q6_k(int64_t n, const uint8_t* w, const uint8_t* act) {
 
 float dot_iq4_xs(int64_t n, const uint8_t* w, const uint8_t* act) {
   const auto* x = reinterpret_cast<const BlockIq4Xs*>(w);
-  const Q8KRow y(act, n);
+  const Q8KAct y = q8k_act(act, n);
   float sumf = 0;
   for (int64_t b = 0; b < n / 256; ++b) {
     const int8_t* a = y.qs + 256 * b;

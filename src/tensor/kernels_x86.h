@@ -53,17 +53,6 @@ inline Q8Act q8_act(const uint8_t* act, int64_t n, GgmlType type) {
           reinterpret_cast<const int32_t*>(act + l.sum_offset), reinterpret_cast<const float*>(act + l.s_offset)};
 }
 
-struct Q8KAct {
-  const int8_t* qs;
-  const float* d;
-  const int16_t* bsums;
-  const int16_t* sum32;
-};
-inline Q8KAct q8k_act(const uint8_t* act, int64_t n) {
-  const ActLayout l = act_layout(GgmlType::Q8_K, n);
-  return {reinterpret_cast<const int8_t*>(act), reinterpret_cast<const float*>(act + l.d_offset),
-          reinterpret_cast<const int16_t*>(act + l.sum_offset), reinterpret_cast<const int16_t*>(act + l.sum32_offset)};
-}
 
 // Q4_K / Q5_K packed six-bit scales and mins (blocks.h) as bytes: out[0..1] = sc[0..7], out[2..3] = m[0..7].
 inline void unpack_k4_scales(const uint8_t* packed, uint32_t out[4]) {
