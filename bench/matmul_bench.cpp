@@ -17,7 +17,11 @@
 #include <immintrin.h>
 #endif
 
+#include <sys/mman.h>
+
 #include <atomic>
+#include <cstring>
+#include <new>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -43,13 +47,38 @@ double model_bytes(GgmlType t) {
   }
 }
 
+// Anonymous memory on transparent huge pages where the kernel gives them, as the model's weights are
+// held (gguf::GgufFile::load_resident).
+class HugeBytes {
+ public:
+  explicit HugeBytes(size_t n) : len_((n + kHuge - 1) / kHuge * kHuge + kHuge) {
+    void* p = mmap(nullptr, len_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    base_ = static_cast<uint8_t*>(p);
+    data_ = base_ + (kHuge - reinterpret_cast<uintptr_t>(base_) % kHuge) % kHuge;
+#ifdef MADV_HUGEPAGE
+    madvise(data_, len_ - kHuge, MADV_HUGEPAGE);
+#endif
+  }
+  HugeBytes(const HugeBytes&) = delete;
+  HugeBytes& operator=(const HugeBytes&) = delete;
+  ~HugeBytes() { munmap(base_, len_); }
+  uint8_t* data() const { return data_; }
+
+ private:
+  static constexpr size_t kHuge = size_t{2} << 20;
+  size_t len_;
+  uint8_t* base_;
+  uint8_t* data_;
+};
+
 // Copies of one random matrix, enough to exceed the last-level cache several times over.
 struct Weights {
   GgmlType type;
   int64_t n_in, n_out;
   uint64_t row_bytes;
-  std::vector<std::vector<uint8_t>> copies;
-  MatrixView view(size_t i) const { return {type, copies[i % copies.size()].data(), n_in, n_out, row_bytes}; }
+  std::vector<std::unique_ptr<HugeBytes>> copies;
+  MatrixView view(size_t i) const { return {type, copies[i % copies.size()]->data(), n_in, n_out, row_bytes}; }
 };
 
 const Weights& weights(GgmlType type, int64_t n_in, int64_t n_out, bool cached = false) {
@@ -63,7 +92,11 @@ const Weights& weights(GgmlType type, int64_t n_in, int64_t n_out, bool cached =
   const uint64_t bytes = w->row_bytes * static_cast<uint64_t>(n_out);
   const uint64_t want = 256ull << 20;
   const size_t n_copies = bytes >= want || cached ? 1 : static_cast<size_t>((want + bytes - 1) / bytes);
-  for (size_t i = 0; i < n_copies; ++i) w->copies.push_back(testing::weights(type, n_out, n_in, 1 + i, true));
+  for (size_t i = 0; i < n_copies; ++i) {
+    const std::vector<uint8_t> bytes_i = testing::weights(type, n_out, n_in, 1 + i, true);
+    w->copies.push_back(std::make_unique<HugeBytes>(bytes_i.size()));
+    std::memcpy(w->copies.back()->data(), bytes_i.data(), bytes_i.size());
+  }
   cache.push_back(std::move(w));
   return *cache.back();
 }
@@ -146,10 +179,11 @@ uint64_t sum_bytes(const uint8_t* p, size_t n) {
 void read_bandwidth(benchmark::State& state) {
   const int threads = static_cast<int>(state.range(0));
   constexpr size_t kBytes = 1ull << 30;
-  static AlignedBuffer buf;
-  if (buf.size() < kBytes) {
-    buf.ensure(kBytes);
+  static HugeBytes buf(kBytes);
+  static bool filled = false;
+  if (!filled) {
     for (size_t i = 0; i < kBytes; ++i) buf.data()[i] = static_cast<uint8_t>(i * 7);
+    filled = true;
   }
   uint64_t sink = 0;
   for (auto _ : state) {

@@ -40,6 +40,7 @@ CLI::App* add_bench_command(CLI::App& app, BenchOptions& o) {
   cmd->add_option("-r,--repetitions", o.reps, "repetitions of each test")->capture_default_str();
   cmd->add_option("-b,--batch-size", o.n_batch, "prompt batch size")->capture_default_str();
   cmd->add_flag("--json", o.json, "print JSON");
+  cmd->add_flag("--mmap", o.mmap, "use the weights in place from the memory-mapped file (as `locus run --mmap`)");
   return cmd;
 }
 
@@ -52,6 +53,7 @@ int bench(const BenchOptions& o) {
   mo.n_ctx = static_cast<uint32_t>(std::max(o.n_prompt, o.n_gen) + 16);
   mo.n_batch = static_cast<uint32_t>(o.n_batch);
   mo.n_threads = o.n_threads;
+  mo.mmap = o.mmap;
   auto m = model::Gemma4Model::load(o.model_path, mo);
   const int threads = m->pool().size();
   std::mt19937 rng(42);

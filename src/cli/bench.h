@@ -19,6 +19,7 @@ struct BenchOptions {
   int reps = 3;
   int n_batch = 512;
   bool json = false;
+  bool mmap = false;
 };
 
 CLI::App* add_bench_command(CLI::App& app, BenchOptions& o);

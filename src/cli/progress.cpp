@@ -1,34 +1,40 @@
 #include "cli/progress.h"
 
-#include <sys/mman.h>
-
 #include <cstdio>
+#include <memory>
 
 #include "common/human.h"
 
 namespace locus::cli {
 
+std::function<void(uint64_t, uint64_t)> load_progress_bar(bool show) {
+  if (!show) return {};
+  auto last = std::make_shared<int>(-1);
+  return [last](uint64_t done, uint64_t total) {
+    if (total == 0) return;
+    const int pct = static_cast<int>(done * 100 / total);
+    if (pct != *last) {
+      *last = pct;
+      const int filled = pct * 30 / 100;
+      std::fprintf(stderr, "\rloading model [%.*s%*s] %3d%% %s", filled, "##############################",
+                   30 - filled, "", pct, human_bytes(double(done)).c_str());
+    }
+    if (done >= total) std::fprintf(stderr, "\r%*s\r", 60, "");
+    std::fflush(stderr);
+  };
+}
+
 void prefetch_weights(const gguf::GgufFile& file, bool show) {
   const auto data = file.data_section();
+  const auto bar = load_progress_bar(show);
   constexpr size_t kChunk = size_t{64} << 20;
   constexpr size_t kPage = 4096;
   volatile uint8_t sink = 0;
-  int last = -1;
   for (size_t off = 0; off < data.size(); off += kChunk) {
     const size_t n = std::min(kChunk, data.size() - off);
     for (size_t p = 0; p < n; p += kPage) sink = sink + data[off + p];
-    if (show) {
-      const int pct = static_cast<int>((off + n) * 100 / data.size());
-      if (pct != last) {
-        last = pct;
-        const int filled = pct * 30 / 100;
-        std::fprintf(stderr, "\rloading model [%.*s%*s] %3d%% %s", filled, "##############################",
-                     30 - filled, "", pct, human_bytes(double(off + n)).c_str());
-        std::fflush(stderr);
-      }
-    }
+    if (bar) bar(off + n, data.size());
   }
-  if (show && last >= 0) std::fprintf(stderr, "\r%*s\r", 60, "");
   (void)sink;
 }
 

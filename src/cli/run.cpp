@@ -240,6 +240,9 @@ CLI::App* add_run_command(CLI::App& app, RunOptions& o) {
   cmd->add_option("--num-ctx", s.num_ctx, "context size in tokens (default 4096)");
   cmd->add_option("--stop", s.stop, "stop string (repeatable); never printed");
   cmd->add_option("--threads", o.n_threads, "CPU threads (default: all cores)");
+  cmd->add_flag("--mmap", o.mmap,
+                "use the weights in place from the memory-mapped file: quicker start and pages shared with other "
+                "processes, but slower generation (default: read them into memory once)");
   cmd->add_flag("--raw", o.raw, "send the prompt as it is, without the chat turn markers");
   cmd->add_flag("--think", o.think, "let the model think before answering (thinking text is shown)");
   cmd->add_flag("--verbose", o.verbose, "print timings after each answer");
@@ -256,8 +259,11 @@ int run(RunOptions& o) {
   eo.n_ctx = o.sampling.num_ctx > 0 ? static_cast<uint32_t>(o.sampling.num_ctx) : 4096;
   eo.n_threads = o.n_threads;
   eo.n_batch = static_cast<uint32_t>(o.sampling.num_batch);
+  eo.mmap = o.mmap;
+  const bool tty = isatty(STDERR_FILENO) != 0;
+  if (!o.mmap) eo.load_progress = load_progress_bar(tty);
   auto engine = runtime::Gemma4Engine::load(o.model_path, eo);
-  prefetch_weights(engine->model().file(), isatty(STDERR_FILENO) != 0);
+  if (o.mmap) prefetch_weights(engine->model().file(), tty);
   const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   runtime::Generator gen(*engine, *engine, engine->suppress_tokens());
 

@@ -21,6 +21,7 @@ struct RunOptions {
   bool raw = false;      // send the prompt as it is, without the chat turn markers
   bool verbose = false;  // timings after each answer
   bool think = false;    // open the turn without the empty thought block (the model may think)
+  bool mmap = false;     // weights in place from the mapped file (Gemma4ModelOptions::mmap)
 };
 
 // Adds the `run` subcommand with its options (named after Ollama's) to app.

@@ -4,7 +4,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <system_error>
+#include <thread>
+#include <vector>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -99,8 +105,11 @@ GgufFile& GgufFile::operator=(GgufFile&& other) noexcept {
   if (this != &other) {
     if (map_ != nullptr) ::munmap(const_cast<uint8_t*>(map_), size_);
     path_ = std::move(other.path_);
+    if (resident_ != nullptr) ::munmap(resident_, resident_bytes_);
     map_ = std::exchange(other.map_, nullptr);
     size_ = std::exchange(other.size_, 0);
+    resident_ = std::exchange(other.resident_, nullptr);
+    resident_bytes_ = std::exchange(other.resident_bytes_, 0);
     content_ = std::move(other.content_);
     key_index_ = std::move(other.key_index_);
     tensor_index_ = std::move(other.tensor_index_);
@@ -110,11 +119,86 @@ GgufFile& GgufFile::operator=(GgufFile&& other) noexcept {
 
 GgufFile::~GgufFile() {
   if (map_ != nullptr) ::munmap(const_cast<uint8_t*>(map_), size_);
+  if (resident_ != nullptr) ::munmap(resident_, resident_bytes_);
 }
 
 std::span<const uint8_t> GgufFile::data_section() const {
   if (map_ == nullptr || content_.data_offset >= size_) return {};
-  return {map_ + content_.data_offset, static_cast<size_t>(size_ - content_.data_offset)};
+  return {data_base(), static_cast<size_t>(size_ - content_.data_offset)};
+}
+
+void GgufFile::load_resident(const std::function<void(uint64_t, uint64_t)>& progress) {
+  if (resident_ != nullptr || map_ == nullptr || content_.data_offset >= size_) return;
+  const uint64_t n = size_ - content_.data_offset;
+  // 2 MiB-aligned, so that the kernel can back it with huge pages from the first byte.
+  constexpr uint64_t kHuge = uint64_t{2} << 20;
+  const uint64_t len = (n + kHuge - 1) / kHuge * kHuge;
+  void* raw = ::mmap(nullptr, len + kHuge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED) {
+    throw GgufError(path_ + ": cannot allocate " + std::to_string(n >> 20) + " MiB for the weights: " +
+                    std::strerror(errno));
+  }
+  auto* base = static_cast<uint8_t*>(raw);
+  uint8_t* aligned = base + (kHuge - reinterpret_cast<uintptr_t>(base) % kHuge) % kHuge;
+  if (aligned > base) ::munmap(base, static_cast<size_t>(aligned - base));
+  const size_t tail = static_cast<size_t>(base + len + kHuge - (aligned + len));
+  if (tail > 0) ::munmap(aligned + len, tail);
+#ifdef MADV_HUGEPAGE
+  ::madvise(aligned, len, MADV_HUGEPAGE);  // advice only: without THP the copy still works, on 4 KiB pages
+#endif
+  auto fail = [&](const std::string& what) {
+    ::munmap(aligned, len);
+    throw GgufError(path_ + ": " + what);
+  };
+  const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail(std::string("cannot open to read the weights: ") + std::strerror(errno));
+#ifdef POSIX_FADV_SEQUENTIAL
+  ::posix_fadvise(fd, static_cast<off_t>(content_.data_offset), static_cast<off_t>(n), POSIX_FADV_SEQUENTIAL);
+#endif
+  // A few readers at once: first-touch page faults and the storage queue both go faster in parallel.
+  // Chunks are handed out in order; the calling thread reports progress as they complete.
+  constexpr uint64_t kChunk = uint64_t{32} << 20;
+  const uint64_t n_chunks = (n + kChunk - 1) / kChunk;
+  std::atomic<uint64_t> next{0}, done{0};
+  std::atomic<int> error{0};
+  std::atomic<uint64_t> error_at{0};
+  auto reader = [&] {
+    for (uint64_t c; !error.load(std::memory_order_relaxed) && (c = next.fetch_add(1)) < n_chunks;) {
+      for (uint64_t off = c * kChunk, end = std::min(n, off + kChunk); off < end;) {
+        const ssize_t got = ::pread(fd, aligned + off, static_cast<size_t>(end - off), static_cast<off_t>(content_.data_offset + off));
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) {
+          error_at.store(content_.data_offset + off);
+          error.store(got == 0 ? -1 : errno);
+          return;
+        }
+        off += static_cast<uint64_t>(got);
+        done.fetch_add(static_cast<uint64_t>(got));
+      }
+    }
+  };
+  const unsigned n_readers = std::clamp(std::thread::hardware_concurrency(), 2u, 4u);
+  std::vector<std::thread> readers;
+  try {
+    for (unsigned i = 0; i < n_readers && i < n_chunks; ++i) readers.emplace_back(reader);
+  } catch (const std::system_error&) {
+    // no more threads: the ones started (or this thread alone) read the rest
+  }
+  if (readers.empty()) reader();
+  while (progress && done.load() < n && !error.load()) {
+    progress(done.load(), n);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  for (auto& t : readers) t.join();
+  if (const int err = error.load()) {
+    ::close(fd);
+    fail("cannot read the weights at byte " + std::to_string(error_at.load()) + ": " +
+         (err < 0 ? std::string("the file is shorter than when it was opened") : std::strerror(err)));
+  }
+  if (progress) progress(n, n);
+  ::close(fd);
+  resident_ = aligned;
+  resident_bytes_ = len;
 }
 
 const Value* GgufFile::find(std::string_view key) const {
@@ -213,7 +297,7 @@ std::span<const uint8_t> GgufFile::tensor_data(const TensorInfo& t) const {
                     std::to_string(t.n_bytes) + " bytes");
   }
   if (t.n_bytes == 0) return {};
-  return {map_ + start + t.offset, static_cast<size_t>(t.n_bytes)};
+  return {data_base() + t.offset, static_cast<size_t>(t.n_bytes)};
 }
 
 }  // namespace locus::gguf

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <span>
@@ -87,6 +88,14 @@ class GgufFile {
   // Everything from data_offset to the end of the file, padding included (what write_gguf copies).
   std::span<const uint8_t> data_section() const;
 
+  // Reads the whole data section into anonymous memory (asking for transparent huge pages, which halve
+  // the cost of streaming weights from RAM) and serves tensor_data and data_section from there from then
+  // on; the file's mapping of the data is never touched, so the weights are resident once. Call it before
+  // taking any tensor_data span. progress(done, total) is called after each chunk read. Throws GgufError
+  // when the memory cannot be had or the file cannot be read (the file stays usable, mapped).
+  void load_resident(const std::function<void(uint64_t done, uint64_t total)>& progress = {});
+  bool resident() const { return resident_ != nullptr; }
+
  private:
   GgufFile() = default;
   const Value& require(std::string_view key) const;
@@ -94,6 +103,9 @@ class GgufFile {
   std::string path_;
   const uint8_t* map_ = nullptr;
   uint64_t size_ = 0;
+  uint8_t* resident_ = nullptr;       // the data section's copy (load_resident), or null
+  uint64_t resident_bytes_ = 0;       // its mapping's length
+  const uint8_t* data_base() const { return resident_ != nullptr ? resident_ : map_ + content_.data_offset; }
   GgufContent content_;
   std::map<std::string, size_t, std::less<>> key_index_;
   std::map<std::string, size_t, std::less<>> tensor_index_;

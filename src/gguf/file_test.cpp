@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <utility>
+#include <vector>
 
 #include "gguf/file.h"
 #include "gguf/test_bytes.h"
@@ -146,6 +148,35 @@ TEST_F(FileTest, MovesKeepTheMapping) {
   GgufFile other = GgufFile::open(path_);
   other = std::move(moved);
   EXPECT_EQ(other.get_u32("k.u8"), 7u);
+}
+
+TEST_F(FileTest, LoadResidentServesTheSameBytesFromItsOwnMemory) {
+  const TensorInfo& t = *file_->find_tensor("blk.3.attn_q.weight");
+  const uint8_t* mapped = file_->tensor_data(t).data();
+  std::vector<std::pair<uint64_t, uint64_t>> calls;
+  file_->load_resident([&](uint64_t done, uint64_t total) { calls.emplace_back(done, total); });
+  EXPECT_TRUE(file_->resident());
+  const auto data = file_->tensor_data(t);
+  EXPECT_NE(data.data(), mapped);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(data.data()) % 64, 0u);
+  for (uint8_t i = 0; i < 32; ++i) EXPECT_EQ(data[i], i);
+  EXPECT_EQ(file_->tensor_data(*file_->find_tensor("output_norm.weight"))[15], 0xee);
+  EXPECT_EQ(file_->data_section().size(), 64u);
+  ASSERT_FALSE(calls.empty());
+  EXPECT_EQ(calls.back(), std::make_pair(uint64_t{64}, uint64_t{64}));
+  file_->load_resident();  // a second call keeps the copy
+  EXPECT_EQ(file_->tensor_data(t).data(), data.data());
+  GgufFile moved = std::move(*file_);  // the copy moves with the file
+  EXPECT_EQ(moved.tensor_data(t).data(), data.data());
+  EXPECT_EQ(moved.tensor_data(t)[31], 31);
+}
+
+TEST_F(FileTest, LoadResidentOfAFileCutShortAfterOpeningFailsClearly) {
+  std::filesystem::resize_file(path_, file_->file_size() - 40);
+  const std::string msg = error_of([&] { file_->load_resident(); });
+  EXPECT_NE(msg.find(path_), std::string::npos) << msg;
+  EXPECT_NE(msg.find("shorter than when it was opened"), std::string::npos) << msg;
+  EXPECT_FALSE(file_->resident());
 }
 
 TEST(FileOpen, FormatsShapes) {

@@ -97,6 +97,17 @@ inline void tile_scores(const float* q, const float* kt, uint32_t hd, float* out
     for (int32_t j = 0; j < kKeyTile; ++j) out[j] += q[d] * kt[size_t{d} * kKeyTile + j];
   }
 }
+inline double softmax_tile(float* sc, int32_t a, int32_t z, float m) {
+  double sum = 0.0;
+  for (int32_t j = 0; j < kKeyTile; ++j) {
+    const float p = j >= a && j <= z ? std::exp(sc[j] - m) : 0.0f;
+    sum += p;
+    sc[j] = p;
+  }
+  return sum;
+}
+inline float mul(float a, float b) { return a * b; }
+inline float add(float a, float b) { return a + b; }
 
 #include "model/attention_kernels.inc"
 
@@ -122,21 +133,61 @@ inline void round_f16(const float* src, float* dst, uint32_t n) {
   for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, to_f16_and_back(_mm256_loadu_ps(src + i)));
   for (; i < n; ++i) dst[i] = half_to_float(float_to_half(src[i]));
 }
+// ggml's AVX-512 builds (the CPU variant llama.cpp loads where the CPU has AVX-512F) sum in 16-lane registers,
+// its AVX2 builds in 8-lane ones.
+bool ggml_sums_16_lanes() {
+  static const bool has = __builtin_cpu_supports("avx512f");
+  return has;
+}
+// The key-query dot product in ggml_vec_dot_f16's order (llama.cpp's per-row flash attention): per lane,
+// four accumulator registers fed in turn from blocks of four registers' worth of values; the registers
+// summed (0 + 2, 1 + 3, then those two); the lanes summed as that build reduces a register; what is left
+// over (n not a multiple of a block) added in double. The AVX-512 layout is emulated with pairs of 8-lane
+// registers: a fused multiply-add is the same per lane whatever the register width.
 inline float dot(const float* a, const float* b, uint32_t n) {
-  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+  double sum = 0.0;
   uint32_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+  if (ggml_sums_16_lanes()) {
+    __m256 acc[4][2];
+    for (auto& r : acc) r[0] = r[1] = _mm256_setzero_ps();
+    for (; i + 64 <= n; i += 64) {
+      for (uint32_t j = 0; j < 4; ++j) {
+        for (uint32_t h = 0; h < 2; ++h) {
+          const uint32_t o = i + 16 * j + 8 * h;
+          acc[j][h] = _mm256_fmadd_ps(_mm256_loadu_ps(a + o), _mm256_loadu_ps(b + o), acc[j][h]);
+        }
+      }
+    }
+    for (uint32_t h = 0; h < 2; ++h) {
+      acc[0][h] = _mm256_add_ps(acc[0][h], acc[2][h]);
+      acc[1][h] = _mm256_add_ps(acc[1][h], acc[3][h]);
+      acc[0][h] = _mm256_add_ps(acc[0][h], acc[1][h]);
+    }
+    // _mm512_reduce_add_ps: lanes k + (k + 8), then k + (k + 4), then k + (k + 2), then 0 + 1.
+    const __m256 t8 = _mm256_add_ps(acc[0][1], acc[0][0]);
+    __m128 t4 = _mm_add_ps(_mm256_extractf128_ps(t8, 1), _mm256_castps256_ps128(t8));
+    t4 = _mm_add_ps(t4, _mm_movehl_ps(t4, t4));
+    t4 = _mm_add_ss(t4, _mm_movehdup_ps(t4));
+    sum = _mm_cvtss_f32(t4);
+  } else {
+    __m256 acc[4];
+    for (auto& r : acc) r = _mm256_setzero_ps();
+    for (; i + 32 <= n; i += 32) {
+      for (uint32_t j = 0; j < 4; ++j) {
+        acc[j] = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8 * j), _mm256_loadu_ps(b + i + 8 * j), acc[j]);
+      }
+    }
+    acc[0] = _mm256_add_ps(acc[0], acc[2]);
+    acc[1] = _mm256_add_ps(acc[1], acc[3]);
+    acc[0] = _mm256_add_ps(acc[0], acc[1]);
+    // GGML_F32x8_REDUCE: the two halves, then two horizontal adds.
+    __m128 t4 = _mm_add_ps(_mm256_castps256_ps128(acc[0]), _mm256_extractf128_ps(acc[0], 1));
+    t4 = _mm_hadd_ps(t4, t4);
+    t4 = _mm_hadd_ps(t4, t4);
+    sum = _mm_cvtss_f32(t4);
   }
-  for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-  s0 = _mm256_add_ps(s0, s1);
-  __m128 r = _mm_add_ps(_mm256_castps256_ps128(s0), _mm256_extractf128_ps(s0, 1));
-  r = _mm_add_ps(r, _mm_movehl_ps(r, r));
-  r = _mm_add_ss(r, _mm_movehdup_ps(r));
-  float s = _mm_cvtss_f32(r);
-  for (; i < n; ++i) s += a[i] * b[i];
-  return s;
+  for (; i < n; ++i) sum += static_cast<double>(a[i] * b[i]);
+  return static_cast<float>(sum);
 }
 inline void axpy(float* acc, const float* v, float p, uint32_t n) {
   const __m256 pv = _mm256_set1_ps(p);
@@ -176,6 +227,89 @@ inline void tile_scores(const float* q, const float* kt, uint32_t hd, float* out
     for (int r = 0; r < 8; ++r) a[r] = _mm256_fmadd_ps(_mm256_loadu_ps(row + 8 * r), qd, a[r]);
   }
   for (int r = 0; r < 8; ++r) _mm256_storeu_ps(out + 8 * r, a[r]);
+}
+
+// One float operation each: the empty asm keeps the compiler from fusing a product into a following add
+// (it contracts a * b + c into a multiply-add under this target, which llama.cpp's build does not do there).
+inline float mul(float a, float b) {
+  float p = a * b;
+  __asm__("" : "+x"(p));
+  return p;
+}
+inline float add(float a, float b) { return a + b; }
+
+// ggml_v_expf, the exponential of llama.cpp's vectorized softmax: x = n ln2 + b with n = round(x / ln2)
+// (through the 1.5 * 2^23 shifter) and ln2 in two parts, e^b by a degree-5 polynomial, then scaled by 2^n.
+// Its AVX-512 and AVX2 builds evaluate the last steps differently (and so round differently); both are
+// here, on 8 lanes. Softmax arguments are <= 0, and exponents below -126 (results under 2^-126, too small
+// to change any sum they enter) only need to come out tiny: they are computed in double.
+inline __m256 exp_poly(__m256 b, __m256 u, bool with_one) {
+  const __m256 hi = _mm256_fmadd_ps(_mm256_fmadd_ps(_mm256_set1_ps(0x1.0e4020p-7f), b, _mm256_set1_ps(0x1.573e2ep-5f)), u,
+                                    _mm256_fmadd_ps(_mm256_set1_ps(0x1.555e66p-3f), b, _mm256_set1_ps(0x1.fffdb6p-2f)));
+  const __m256 lo = with_one ? _mm256_fmadd_ps(_mm256_set1_ps(0x1.ffffecp-1f), b, _mm256_set1_ps(1.0f))
+                             : _mm256_mul_ps(_mm256_set1_ps(0x1.ffffecp-1f), b);
+  return _mm256_fmadd_ps(hi, u, lo);
+}
+inline __m256 exp_ggml(__m256 x, bool avx512_build) {
+  const __m256 shifter = _mm256_set1_ps(0x1.8p23f);
+  const __m256 z = _mm256_fmadd_ps(x, _mm256_set1_ps(0x1.715476p+0f), shifter);
+  const __m256 n = _mm256_sub_ps(z, shifter);
+  const __m256 b = _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.7f7d1cp-20f), _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.62e4p-1f), x));
+  const __m256 u = _mm256_mul_ps(b, b);
+  const __m256 j = exp_poly(b, u, avx512_build);
+  const __m256 abs_n = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), n);
+  // 2^n for |n| <= 126, from the shifter's low bits.
+  const __m256i e = _mm256_slli_epi32(_mm256_castps_si256(z), 23);
+  const __m256 k = _mm256_castsi256_ps(_mm256_add_epi32(e, _mm256_castps_si256(_mm256_set1_ps(1.0f))));
+  // AVX-512: j * 2^n (scalef, one rounding); AVX2: k + k * j.
+  const __m256 fast = avx512_build ? _mm256_mul_ps(j, k) : _mm256_fmadd_ps(k, j, k);
+  if (_mm256_movemask_ps(_mm256_cmp_ps(abs_n, _mm256_set1_ps(126.0f), _CMP_GT_OQ)) == 0) return fast;
+  alignas(32) float xs[8], ns[8], js[8], out[8];
+  _mm256_store_ps(xs, x);
+  _mm256_store_ps(ns, n);
+  _mm256_store_ps(js, j);
+  _mm256_store_ps(out, fast);
+  for (int i = 0; i < 8; ++i) {
+    if (!(std::abs(ns[i]) > 126.0f)) continue;
+    if (std::abs(ns[i]) > 192.0f || std::isnan(ns[i])) {
+      out[i] = ns[i] <= 0.0f || std::isnan(xs[i]) ? 0.0f : std::numeric_limits<float>::infinity();
+    } else {
+      const double scaled = std::ldexp(avx512_build ? double(js[i]) : 1.0 + double(js[i]), static_cast<int>(ns[i]));
+      out[i] = static_cast<float>(scaled);
+    }
+  }
+  return _mm256_load_ps(out);
+}
+// The lanes of one register summed as the build reduces it: AVX-512's 16 lanes k + (k + 8), k + (k + 4),
+// k + (k + 2), 0 + 1; AVX2's 8 lanes k + (k + 4), k + (k + 2), 0 + 1.
+inline float reduce_lanes(__m256 lo, __m256 hi, bool avx512_build) {
+  const __m256 v = avx512_build ? _mm256_add_ps(hi, lo) : lo;
+  __m128 r = _mm_add_ps(_mm256_extractf128_ps(v, 1), _mm256_castps256_ps128(v));
+  r = _mm_add_ps(r, _mm_movehl_ps(r, r));
+  r = _mm_add_ss(r, _mm_movehdup_ps(r));
+  return _mm_cvtss_f32(r);
+}
+inline double softmax_tile(float* sc, int32_t a, int32_t z, float m) {
+  static_assert(kKeyTile % 16 == 0, "whole AVX-512 registers");
+  const bool wide = ggml_sums_16_lanes();
+  for (int32_t j = 0; j < kKeyTile; ++j) {
+    if (j < a || j > z) sc[j] = -std::numeric_limits<float>::infinity();  // exp gives 0
+  }
+  const __m256 mv = _mm256_set1_ps(m);
+  double sum = 0.0;
+  for (int32_t j = 0; j < kKeyTile; j += 16) {
+    const __m256 lo = exp_ggml(_mm256_sub_ps(_mm256_loadu_ps(sc + j), mv), wide);
+    const __m256 hi = exp_ggml(_mm256_sub_ps(_mm256_loadu_ps(sc + j + 8), mv), wide);
+    _mm256_storeu_ps(sc + j, lo);
+    _mm256_storeu_ps(sc + j + 8, hi);
+    if (wide) {
+      sum += reduce_lanes(lo, hi, true);
+    } else {
+      sum += reduce_lanes(lo, hi, false);
+      sum += reduce_lanes(hi, lo, false);
+    }
+  }
+  return sum;
 }
 
 #include "model/attention_kernels.inc"

@@ -59,7 +59,9 @@ void attention(const KvLayer& kv, const AttentionBatch& batch, AttentionNumerics
                AttentionScratch& scratch);
 
 // attention() runs portable loops, or x86 AVX2/FMA/F16C ones when the CPU has them (the same roundings; the
-// fused multiply-adds change the last bits). Tests compare the two.
+// fused multiply-adds change the last bits). Tests compare the two. The x86 loops also follow llama.cpp's
+// x86 builds to the bit (its summation orders, 16-lane where the CPU has AVX-512F, and ggml's vectorized
+// exp in the tiled softmax): tests/parity's parity_ops_exact checks that.
 bool attention_uses_avx2();
 void attention_force_portable(bool on);
 

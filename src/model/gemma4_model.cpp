@@ -75,6 +75,7 @@ std::unique_ptr<Gemma4Model> Gemma4Model::load(gguf::GgufFile file, const Gemma4
   if (config.n_rot_full == 0) config.n_rot_full = config.head_dim_full;
   if (config.n_rot_swa == 0) config.n_rot_swa = config.head_dim_swa;
   check_supported(file, config);
+  if (!options.mmap) file.load_resident(options.load_progress);
   return std::unique_ptr<Gemma4Model>(new Gemma4Model(std::move(file), std::move(config), options));
 }
 

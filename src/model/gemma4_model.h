@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -37,6 +38,11 @@ struct Gemma4ModelOptions {
   int n_threads = 0;          // size of the model's own thread pool when `pool` is null (0 = all cores)
   tensor::ThreadPool* pool = nullptr;  // a shared pool to use instead (must outlive the model)
   AttentionPrecision attention = AttentionPrecision::kLikeLlamaCpp;
+  // false (default): the weights are read once into the process's own memory (huge pages where the
+  // kernel gives them; gguf::GgufFile::load_resident), which makes generation faster. true: they are
+  // used in place from the memory-mapped file (quick start, pages shared with other processes).
+  bool mmap = false;
+  std::function<void(uint64_t done, uint64_t total)> load_progress;  // while reading weights (mmap false)
 };
 
 class Gemma4Model {

@@ -22,7 +22,9 @@ void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps) {
 float gelu_tanh_f32(float x) {
   constexpr float kCoefA = 0.044715f;
   constexpr float kSqrt2OverPi = 0.79788456080286535587989211986876f;
-  return 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * x * (1.0f + kCoefA * x * x)));
+  // ggml's CPU library is built with floating-point contraction, so its table holds this formula with
+  // 1 + a*x*x as one fused multiply-add (without it one f16 table entry comes out a step apart).
+  return 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * x * std::fma(kCoefA * x, x, 1.0f)));
 }
 
 namespace {
@@ -77,8 +79,10 @@ void rope_neox(float* head, int n_rot, const float* cache) {
   for (int i = 0; i < half; ++i) {
     const float c = cache[2 * i], s = cache[2 * i + 1];
     const float x0 = head[i], x1 = head[i + half];
-    head[i] = x0 * c - x1 * s;
-    head[i + half] = x0 * s + x1 * c;
+    // As ggml's build contracts x0*c - x1*s and x0*s + x1*c: the product with x0 fused into the sum, the
+    // other one rounded first (checked bit for bit against llama.cpp by tests/parity's parity_ops_exact).
+    head[i] = std::fma(x0, c, -(x1 * s));
+    head[i + half] = std::fma(x0, s, x1 * c);
   }
 }
 

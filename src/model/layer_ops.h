@@ -3,9 +3,11 @@
 // operations in the same order, same intermediate roundings), because parity with llama.cpp is the test:
 //  - RMSNorm sums the squares in double, takes the mean as a float, and scales by 1/sqrtf(mean + eps).
 //  - GELU goes through ggml's f16 lookup table: the input is rounded to f16 and the result is the f16 value
-//    of the tanh approximation at that point (inputs beyond +-10 short-cut to x or 0).
+//    of the tanh approximation at that point (inputs beyond +-10 short-cut to x or 0), 1 + a*x^2 fused
+//    into one multiply-add as the compiler contracts it in ggml's build.
 //  - RoPE angles come from theta_scale = powf(base, -2/n_rot) applied by repeated float multiplication,
-//    divided by the per-pair frequency factor (proportional RoPE on full layers).
+//    divided by the per-pair frequency factor (proportional RoPE on full layers); the rotation fuses the
+//    x0 products into multiply-adds as ggml's build does.
 //  - The softcap multiplies by the float 1/cap, takes tanhf, multiplies by cap.
 #pragma once
 

@@ -9,6 +9,8 @@ std::unique_ptr<Gemma4Engine> Gemma4Engine::load(const std::string& path, const 
   mo.n_ctx = options.n_ctx;
   mo.n_batch = options.n_batch;
   mo.n_threads = options.n_threads;
+  mo.mmap = options.mmap;
+  mo.load_progress = options.load_progress;
   auto model = model::Gemma4Model::load(std::move(file), mo);
   return std::unique_ptr<Gemma4Engine>(new Gemma4Engine(std::move(model), std::move(tokenizer)));
 }

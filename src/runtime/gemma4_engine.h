@@ -2,6 +2,7 @@
 // behind the generator's LanguageModel and TokenText interfaces.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -17,6 +18,8 @@ struct EngineOptions {
   uint32_t n_ctx = 4096;
   uint32_t n_batch = 512;
   int n_threads = 0;  // 0 = all cores
+  bool mmap = false;  // use the weights in place from the mapped file (model::Gemma4ModelOptions::mmap)
+  std::function<void(uint64_t done, uint64_t total)> load_progress;
 };
 
 class Gemma4Engine final : public LanguageModel, public TokenText {

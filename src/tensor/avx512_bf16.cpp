@@ -17,6 +17,7 @@ void gemv_bf16_nt(const uint8_t* w, size_t w_row_bytes, int64_t n_rows, int64_t 
     for (int t = 0; t < NT; ++t) acc0[t] = _mm512_setzero_ps(), acc1[t] = _mm512_setzero_ps();
     int64_t i = 0;
     for (; i + 64 <= n; i += 64) {
+      prefetch_ahead(wr + i, 128);
       const __m512i w0 = _mm512_loadu_si512(wr + i), w1 = _mm512_loadu_si512(wr + i + 32);
       for (int t = 0; t < NT; ++t) {
         const auto* at = reinterpret_cast<const uint16_t*>(act + t * act_row_bytes);

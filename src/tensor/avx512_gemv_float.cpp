@@ -7,6 +7,7 @@ namespace locus::tensor::kernels {
 namespace {
 
 struct F32Load {
+  static constexpr size_t kBytes = 4;
   static __m512 load(const uint8_t* p, int64_t i) { return _mm512_loadu_ps(reinterpret_cast<const float*>(p) + i); }
   static __m512 load_tail(const uint8_t* p, int64_t i, __mmask16 k) {
     return _mm512_maskz_loadu_ps(k, reinterpret_cast<const float*>(p) + i);
@@ -14,6 +15,7 @@ struct F32Load {
 };
 
 struct F16Load {
+  static constexpr size_t kBytes = 2;
   static __m512 load(const uint8_t* p, int64_t i) {
     return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(reinterpret_cast<const uint16_t*>(p) + i)));
   }
@@ -23,6 +25,7 @@ struct F16Load {
 };
 
 struct BF16Load {
+  static constexpr size_t kBytes = 2;
   static __m512 load(const uint8_t* p, int64_t i) {
     const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(reinterpret_cast<const uint16_t*>(p) + i));
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
@@ -43,6 +46,7 @@ void gemv_float_nt(const uint8_t* w, size_t w_row_bytes, int64_t n_rows, int64_t
     for (int t = 0; t < NT; ++t) acc0[t] = _mm512_setzero_ps(), acc1[t] = _mm512_setzero_ps();
     int64_t i = 0;
     for (; i + 32 <= n; i += 32) {
+      prefetch_ahead(wr + i * L::kBytes, 32 * L::kBytes);
       const __m512 w0 = L::load(wr, i), w1 = L::load(wr, i + 16);
       for (int t = 0; t < NT; ++t) {
         acc0[t] = _mm512_fmadd_ps(w0, L::load(act + t * act_row_bytes, i), acc0[t]);

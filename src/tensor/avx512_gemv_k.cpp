@@ -19,6 +19,18 @@ inline float hsum128(__m128 v) {
   return _mm_cvtss_f32(v);
 }
 
+// unpack_k4_scales in one xmm: the twelve packed bytes (and four bytes after them, ignored; they are
+// inside the block) to sc[0..7] then m[0..7].
+inline __m128i unpack_k4_scales_sse(const uint8_t* packed) {
+  const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(packed));  // dwords u0 u1 u2 -
+  const __m128i p = _mm_shuffle_epi32(x, _MM_SHUFFLE(2, 1, 2, 0));              // u0 u2 u1 u2
+  const __m128i q = _mm_shuffle_epi32(x, _MM_SHUFFLE(1, 1, 0, 0));              // u0 u0 u1 u1
+  const __m128i lo = _mm_and_si128(_mm_srlv_epi32(p, _mm_set_epi32(4, 0, 0, 0)),
+                                   _mm_set_epi32(0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f));
+  const __m128i hi = _mm_and_si128(_mm_srli_epi32(q, 2), _mm_set_epi32(0x30303030, 0, 0x30303030, 0));
+  return _mm_or_si128(lo, hi);
+}
+
 // vpsrlvw counts: 0 in the low 256 bits, `hi` in the high ones.
 inline __m512i split_shift(short hi) { return _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(hi), 1); }
 
@@ -28,6 +40,19 @@ inline __m512i scale_selector(const int (&lo)[4], const int (&hi)[4]) {
   alignas(64) int16_t idx[32];
   for (int j = 0; j < 4; ++j) {
     for (int i = 0; i < 4; ++i) idx[8 * j + i] = static_cast<int16_t>(lo[j]), idx[8 * j + 4 + i] = static_cast<int16_t>(hi[j]);
+  }
+  return _mm512_load_si512(idx);
+}
+
+// vpshufb selector (the same bytes in every 128-bit lane as input) making lane j of words: four copies
+// of byte lo[j] then four of byte hi[j], zero-extended: the scales as bytes 0-7 of each lane.
+inline __m512i byte_scale_selector(const int (&lo)[4], const int (&hi)[4]) {
+  alignas(64) uint8_t idx[64];
+  for (int j = 0; j < 4; ++j) {
+    for (int i = 0; i < 4; ++i) {
+      idx[16 * j + 2 * i] = static_cast<uint8_t>(lo[j]), idx[16 * j + 2 * i + 1] = 0x80;
+      idx[16 * j + 8 + 2 * i] = static_cast<uint8_t>(hi[j]), idx[16 * j + 8 + 2 * i + 1] = 0x80;
+    }
   }
   return _mm512_load_si512(idx);
 }
@@ -48,8 +73,8 @@ void gemv_q45_k_nt(const uint8_t* w, size_t w_row_bytes, int64_t n_rows, int64_t
   const __m512i m4 = _mm512_set1_epi8(0x0f);
   // Vector v (0..3) holds sub-blocks s_lo(v) in its low 256 bits and s_lo(v) + 2 in its high ones, with
   // s_lo = 0, 1, 4, 5; vpackssdw(v0, v1) and vpackssdw(v2, v3) then hold these sub-blocks per lane:
-  const __m512i sel01 = scale_selector({0, 0, 2, 2}, {1, 1, 3, 3});
-  const __m512i sel23 = scale_selector({4, 4, 6, 6}, {5, 5, 7, 7});
+  const __m512i sel01 = byte_scale_selector({0, 0, 2, 2}, {1, 1, 3, 3});
+  const __m512i sel23 = byte_scale_selector({4, 4, 6, 6}, {5, 5, 7, 7});
   // Q5_K: bit 4 of sub-block s's weights is bit s of qh[j].
   [[maybe_unused]] __m512i hbit[4];
   if constexpr (kFive) {
@@ -67,13 +92,12 @@ void gemv_q45_k_nt(const uint8_t* w, size_t w_row_bytes, int64_t n_rows, int64_t
     for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps(), accm[t] = _mm_setzero_ps();
     for (int64_t sb = 0; sb < nsb; ++sb) {
       const Block& blk = x[sb];
-      uint32_t u[4];
-      unpack_k4_scales(blk.scales, u);
-      const __m256i scm16 = _mm256_cvtepu8_epi16(
-          _mm_set_epi64x(static_cast<long long>(u[3]) << 32 | u[2], static_cast<long long>(u[1]) << 32 | u[0]));
-      const __m512i sc01 = _mm512_permutexvar_epi16(sel01, _mm512_castsi256_si512(scm16));
-      const __m512i sc23 = _mm512_permutexvar_epi16(sel23, _mm512_castsi256_si512(scm16));
-      const __m128i mins = _mm256_extracti128_si256(scm16, 1);
+      prefetch_ahead(&blk, sizeof(Block));
+      const __m128i scm8 = unpack_k4_scales_sse(blk.scales);
+      const __m512i scb = _mm512_broadcast_i32x4(scm8);
+      const __m512i sc01 = _mm512_shuffle_epi8(scb, sel01);
+      const __m512i sc23 = _mm512_shuffle_epi8(scb, sel23);
+      const __m128i mins = _mm_cvtepu8_epi16(_mm_srli_si128(scm8, 8));
       const __m512i z0 = _mm512_loadu_si512(blk.qs), z1 = _mm512_loadu_si512(blk.qs + 64);
       __m512i q[4] = {_mm512_and_si512(z0, m4), _mm512_and_si512(_mm512_srli_epi16(z0, 4), m4),
                       _mm512_and_si512(z1, m4), _mm512_and_si512(_mm512_srli_epi16(z1, 4), m4)};
@@ -115,6 +139,7 @@ void gemv_q6_k_nt(const uint8_t* w, size_t w_row_bytes, int64_t n_rows, int64_t 
     for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
     for (int64_t sb = 0; sb < nsb; ++sb) {
       const BlockQ6_K& blk = x[sb];
+      prefetch_ahead(&blk, sizeof(BlockQ6_K));
       const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk.scales)));
       const __m512i sc0 = _mm512_permutexvar_epi16(sel0, _mm512_castsi256_si512(sc16));
       const __m512i sc1 = _mm512_permutexvar_epi16(sel1, _mm512_castsi256_si512(sc16));

@@ -71,6 +71,7 @@ void gemv_legacy_nt(const uint8_t* w, size_t w_row_bytes, int64_t n_rows, int64_
     for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b += 8) {
       const int64_t m = nb - b < 8 ? nb - b : 8;
+      prefetch_ahead(x + b, 8 * sizeof(Block));
       __m256 dw;
       if (m == 8) {
         dw = scales8(x + b);
@@ -152,6 +153,7 @@ void gemv_q4_quad_nt(const uint8_t* w, size_t w_row_bytes, int64_t n_rows, int64
     int64_t b = 0;
     for (; b + 4 <= nb_quad; b += 8) {
       const uint8_t* base = row + 18 * b;
+      prefetch_ahead(base, 8 * 18);
       const bool full = b + 8 <= nb_quad;
       // Loads stay inside the eight (or four) blocks: the row may end the mapped file.
       const __m512i z0 = _mm512_loadu_si512(base);
