@@ -151,30 +151,39 @@ void gemv_q4_quad_nt(const uint8_t* w, size_t w_row_bytes, int64_t n_rows, int64
     __m256 corr[NT];
     for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps(), corr[t] = _mm256_setzero_ps();
     int64_t b = 0;
-    for (; b + 4 <= nb_quad; b += 8) {
+    // Eight blocks (144 bytes) at a time: z0, z1 and the first 16 bytes of z2.
+    for (; b + 8 <= nb_quad; b += 8) {
       const uint8_t* base = row + 18 * b;
       prefetch_ahead(base, 8 * 18);
-      const bool full = b + 8 <= nb_quad;
-      // Loads stay inside the eight (or four) blocks: the row may end the mapped file.
       const __m512i z0 = _mm512_loadu_si512(base);
-      const __m512i z1 = full ? _mm512_loadu_si512(base + 64) : _mm512_maskz_loadu_epi8(0xff, base + 64);
+      const __m512i z1 = _mm512_loadu_si512(base + 64);
+      const __m512i z2 = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(base + 128)));
       const __m256 dw = _mm256_cvtph_ps(_mm512_castsi512_si128(_mm512_permutex2var_epi16(z0, sel_d, z1)));
       const __m512i q0 = _mm512_permutex2var_epi16(z0, sel_q0, z1);
-      __m512i q1 = q0;
-      if (full) {
-        const __m512i z2 = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(base + 128)));
-        q1 = _mm512_permutex2var_epi16(z1, sel_q1, z2);
-      }
-      const __mmask8 valid = full ? 0xff : 0x0f;
+      const __m512i q1 = _mm512_permutex2var_epi16(z1, sel_q1, z2);
       for (int t = 0; t < NT; ++t) {
-        const __m256 s = _mm256_mul_ps(dw, _mm256_maskz_loadu_ps(valid, a[t].d + b));
-        const __m256 ns = _mm256_cvtepi32_ps(_mm256_maskz_loadu_epi32(valid, a[t].sum + b));
+        const __m256 s = _mm256_mul_ps(dw, _mm256_loadu_ps(a[t].d + b));
+        const __m256 ns = _mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[t].sum + b)));
         corr[t] = _mm256_fmadd_ps(ns, s, corr[t]);
         const __m512 s16 = _mm512_castps256_ps512(s);
         acc[t] = _mm512_fmadd_ps(quad_dot(q0, a[t].qs + 32 * b), _mm512_permutexvar_ps(sel_s0, s16), acc[t]);
-        if (full) acc[t] = _mm512_fmadd_ps(quad_dot(q1, a[t].qs + 32 * b + 128), _mm512_permutexvar_ps(sel_s1, s16), acc[t]);
+        acc[t] = _mm512_fmadd_ps(quad_dot(q1, a[t].qs + 32 * b + 128), _mm512_permutexvar_ps(sel_s1, s16), acc[t]);
       }
-      if (!full) b -= 4;
+    }
+    // Four blocks left (72 bytes; the loads stay inside them: the row may end the mapped file).
+    if (b + 4 <= nb_quad) {
+      const uint8_t* base = row + 18 * b;
+      const __m512i z0 = _mm512_loadu_si512(base);
+      const __m512i z1 = _mm512_maskz_loadu_epi8(0xff, base + 64);
+      const __m256 dw = _mm256_cvtph_ps(_mm512_castsi512_si128(_mm512_permutex2var_epi16(z0, sel_d, z1)));
+      const __m512i q0 = _mm512_permutex2var_epi16(z0, sel_q0, z1);
+      for (int t = 0; t < NT; ++t) {
+        const __m256 s = _mm256_mul_ps(dw, _mm256_maskz_loadu_ps(0x0f, a[t].d + b));
+        const __m256 ns = _mm256_cvtepi32_ps(_mm256_maskz_loadu_epi32(0x0f, a[t].sum + b));
+        corr[t] = _mm256_fmadd_ps(ns, s, corr[t]);
+        acc[t] = _mm512_fmadd_ps(quad_dot(q0, a[t].qs + 32 * b), _mm512_permutexvar_ps(sel_s0, _mm512_castps256_ps512(s)), acc[t]);
+      }
+      b += 4;
     }
     // Blocks past the last whole 128 activations: in element order, one at a time.
     const auto* blocks = reinterpret_cast<const BlockQ4_0*>(row);
