@@ -40,9 +40,10 @@ for (let i = 0; i < +reps; i++) {
     (r.n_gen > 0 ? G.tg : G.pp).push(r.avg_ts);
   }
   const l = JSON.parse(fs.readFileSync(`${dir}/locus.${i}.json`));
-  L.pp.push(l.pp.tokens_per_s); L.tg.push(l.tg.tokens_per_s);
+  for (const k of ['pp', 'tg']) if (l[k]) L[k].push(l[k].tokens_per_s);
 }
 for (const k of ['pp', 'tg']) {
+  if (!L[k].length || !G[k].length) continue;  // a test skipped with -p 0 or -n 0
   const a = med(L[k]), b = med(G[k]);
   console.log(`${name.padEnd(28)} ${k.padEnd(4)} ${a.toFixed(2).padStart(12)} ${b.toFixed(2).padStart(12)} ${(a / b).toFixed(2).padStart(7)}x`);
 }

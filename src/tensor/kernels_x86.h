@@ -43,10 +43,12 @@ inline uint16_t load_u16(const void* p) {
 // The GEMV kernels stream weights from RAM once per token. The hardware prefetchers stop at every 4 KiB
 // page edge, so each kernel also asks, as it reads a block, for the bytes kPrefetchAhead further on: the
 // memory system then always has the next pages in flight (about +20% of bandwidth on one thread here).
+// Into L2 only: in L1 the weights would evict the activations, which rows 15360 wide barely fit (the
+// FFN down projection ran 35% slower with L1 prefetches).
 inline constexpr size_t kPrefetchAhead = 6144;
 inline void prefetch_ahead(const void* block, size_t bytes) {
   const char* p = static_cast<const char*>(block) + kPrefetchAhead;
-  for (size_t i = 0; i < bytes; i += 64) _mm_prefetch(p + i, _MM_HINT_T0);
+  for (size_t i = 0; i < bytes; i += 64) _mm_prefetch(p + i, _MM_HINT_T1);
 }
 
 // Views of one activation row (act_format.h).
