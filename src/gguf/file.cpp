@@ -8,13 +8,15 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
-#include <system_error>
-#include <thread>
-#include <vector>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
+#include <optional>
+#include <system_error>
+#include <thread>
 #include <utility>
+#include <vector>
 
 #include "gguf/file.h"
 #include "gguf/printable.h"
@@ -127,9 +129,43 @@ std::span<const uint8_t> GgufFile::data_section() const {
   return {data_base(), static_cast<size_t>(size_ - content_.data_offset)};
 }
 
+namespace {
+
+// MemAvailable from /proc/meminfo (what the kernel can hand out without swapping, page cache included),
+// or nullopt where that is not known.
+std::optional<uint64_t> available_memory() {
+  FILE* f = std::fopen("/proc/meminfo", "r");
+  if (f == nullptr) return std::nullopt;
+  char line[256];
+  std::optional<uint64_t> kib;
+  while (std::fgets(line, sizeof line, f) != nullptr) {
+    unsigned long long v = 0;
+    if (std::sscanf(line, "MemAvailable: %llu kB", &v) == 1) {
+      kib = v;
+      break;
+    }
+  }
+  std::fclose(f);
+  if (!kib) return std::nullopt;
+  return *kib * 1024;
+}
+
+std::string gib(uint64_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f GiB", static_cast<double>(bytes) / (1ull << 30));
+  return buf;
+}
+
+}  // namespace
+
 void GgufFile::load_resident(const std::function<void(uint64_t, uint64_t)>& progress) {
   if (resident_ != nullptr || map_ == nullptr || content_.data_offset >= size_) return;
   const uint64_t n = size_ - content_.data_offset;
+  // Say so up front rather than let the kernel kill the process halfway through the copy.
+  if (const auto avail = available_memory(); avail && n > *avail) {
+    throw GgufError(path_ + ": the weights need " + gib(n) + " of memory and " + gib(*avail) +
+                    " is available; free memory, or use the weights in place from the file (--mmap)");
+  }
   // 2 MiB-aligned, so that the kernel can back it with huge pages from the first byte.
   constexpr uint64_t kHuge = uint64_t{2} << 20;
   const uint64_t len = (n + kHuge - 1) / kHuge * kHuge;

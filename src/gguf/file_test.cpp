@@ -179,6 +179,23 @@ TEST_F(FileTest, LoadResidentOfAFileCutShortAfterOpeningFailsClearly) {
   EXPECT_FALSE(file_->resident());
 }
 
+TEST(FileLoadResident, RefusesUpFrontWhenTheWeightsCannotFitInMemory) {
+  // A 1 TiB tensor in a sparse file: more than any test machine has, so the copy must be refused before
+  // anything is allocated, with the numbers and the way out.
+  auto b = GgufBytes::header(1, 0);
+  b.tensor_info("huge.weight", {uint64_t{1} << 20, uint64_t{1} << 18}, GgmlType::F32, 0);
+  b.pad_to(32);
+  const std::string path = temp_path("huge.gguf");
+  testing::write_file(path, b.bytes());
+  std::filesystem::resize_file(path, b.bytes().size() + (uint64_t{1} << 40));
+  GgufFile f = GgufFile::open(path);
+  const std::string msg = error_of([&] { f.load_resident(); });
+  EXPECT_NE(msg.find("1024.00 GiB of memory"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("--mmap"), std::string::npos) << msg;
+  EXPECT_FALSE(f.resident());
+  std::filesystem::remove(path);
+}
+
 TEST(FileOpen, FormatsShapes) {
   const uint64_t shape[] = {3840, 4096};
   EXPECT_EQ(format_shape(shape), "[3840, 4096]");
