@@ -1,7 +1,10 @@
 # Runs a libFuzzer target over a seed corpus and a regression folder for a bounded time.
-#   cmake -DFUZZER=bin -DWORK_DIR=dir -DCORPUS=dir -DREGRESSIONS=dir [-DDICT=file] -P run_fuzz.cmake
-# LOCUS_FUZZ_SECONDS in the environment sets the time budget (default 45 seconds).
+#   cmake -DFUZZER=bin -DWORK_DIR=dir -DCORPUS=dir -DREGRESSIONS=dir [-DDICT=file] [-DSECONDS=n] -P run_fuzz.cmake
+# SECONDS sets the time budget (default 45 seconds); LOCUS_FUZZ_SECONDS in the environment overrides it.
 set(seconds 45)
+if(DEFINED SECONDS)
+  set(seconds ${SECONDS})
+endif()
 if(DEFINED ENV{LOCUS_FUZZ_SECONDS})
   set(seconds $ENV{LOCUS_FUZZ_SECONDS})
 endif()
