@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <optional>
 
+#include "corpus_files.h"
 #include "gguf/file.h"
 #include "gguf/test_bytes.h"
 
@@ -14,15 +15,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::vector<fs::path> files_in(const fs::path& dir) {
-  std::vector<fs::path> files;
-  if (!fs::exists(dir)) return files;
-  for (const auto& e : fs::directory_iterator(dir)) {
-    if (e.is_regular_file() && e.path().filename().string()[0] != '.') files.push_back(e.path());
-  }
-  std::sort(files.begin(), files.end());
-  return files;
-}
+using fuzz::files_in;
 
 // nullopt when the bytes parse, else the error message.
 std::optional<std::string> parse_error(const fs::path& p) {

@@ -7,22 +7,13 @@
 #include <fstream>
 #include <iterator>
 
+#include "corpus_files.h"
 #include "output_parser_check.h"
 
 namespace locus::fuzz {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::vector<fs::path> files_in(const fs::path& dir) {
-  std::vector<fs::path> files;
-  if (!fs::exists(dir)) return files;
-  for (const auto& e : fs::directory_iterator(dir)) {
-    if (e.is_regular_file() && e.path().filename().string()[0] != '.') files.push_back(e.path());
-  }
-  std::sort(files.begin(), files.end());
-  return files;
-}
 
 std::string check_file(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
