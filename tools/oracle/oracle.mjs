@@ -17,6 +17,10 @@ commands:
   detokenize --tokens 1,2,3 | --json-input F            [--special]
   logits    --tokens 2,100,... | --json-input F  [--positions 0,5,-1|all] [--top N] [--full] [--full-out F]
   eval-finite [--text S]                 BOS + tokenize(S, default "Hello"), last-position logits all finite?
+  render    --json-input F               the GGUF's chat template (tokenizer.chat_template) rendered with
+                                         @huggingface/jinja for each context in F ([{messages, tools,
+                                         add_generation_prompt, enable_thinking}]), and the text tokenized
+                                         with special tokens parsed
 common: --threads N  --flash-attn auto|on|off  --log-level warn|info|debug  --verbose`;
 
 class UsageError extends Error {}
@@ -97,10 +101,10 @@ function parseCommandLine(argv) {
     process.exit(0);
   }
   if (positionals.length !== 1) {
-    throw new UsageError(`expected one command (info, tokenize, detokenize, logits, eval-finite), found ${positionals.length}; --help for usage`);
+    throw new UsageError(`expected one command (info, tokenize, detokenize, logits, eval-finite, render), found ${positionals.length}; --help for usage`);
   }
   const command = positionals[0];
-  if (!["info", "tokenize", "detokenize", "logits", "eval-finite"].includes(command)) {
+  if (!["info", "tokenize", "detokenize", "logits", "eval-finite", "render"].includes(command)) {
     throw new UsageError(`unknown command "${command}"`);
   }
   if (!values.model) throw new UsageError("--model M.gguf is required");
@@ -461,6 +465,36 @@ async function cmdEvalFinite(llama, opts) {
   };
 }
 
+// ---- render
+
+// The chat template is rendered by @huggingface/jinja (a dependency of node-llama-cpp), called directly with
+// the context as given: node-llama-cpp's JinjaTemplateChatWrapper would first convert the messages to its own
+// history format, which has no tool_call ids, tool-result names or content parts.
+async function cmdRender(llama, opts) {
+  if (opts["json-input"] === undefined) throw new UsageError("render: --json-input F is required");
+  const contexts = readJsonFile(opts["json-input"], "--json-input");
+  if (!Array.isArray(contexts) || !contexts.every((c) => c && typeof c === "object" && Array.isArray(c.messages))) {
+    throw new UsageError(`--json-input ${opts["json-input"]}: expected an array of {messages: [...], ...}`);
+  }
+  const { Template } = await import("@huggingface/jinja");
+  const model = await loadModel(llama, opts, { vocabOnly: true });
+  const meta = model.fileInfo.metadata;
+  const source = meta?.tokenizer?.chat_template;
+  if (typeof source !== "string") throw new Error(`${opts.model} has no tokenizer.chat_template`);
+  const template = new Template(source);
+  const bosId = meta?.tokenizer?.ggml?.bos_token_id;
+  const bosToken = Number.isInteger(bosId) ? meta.tokenizer.ggml.tokens[bosId] : "";
+  const items = contexts.map((context) => {
+    try {
+      const text = template.render({ bos_token: bosToken, add_generation_prompt: false, ...context });
+      return { text, tokens: Array.from(model.tokenize(text, true)) };
+    } catch (e) {
+      return { error: e.message || String(e) };
+    }
+  });
+  return { command: "render", model: opts.model, renderer: "@huggingface/jinja", bos_token: bosToken, items, llama_log: captured };
+}
+
 // ---- main
 
 async function main() {
@@ -475,7 +509,7 @@ async function main() {
   let llama = null;
   try {
     llama = await loadLlama(opts);
-    const run = { info: cmdInfo, tokenize: cmdTokenize, detokenize: cmdDetokenize, logits: cmdLogits, "eval-finite": cmdEvalFinite }[command];
+    const run = { info: cmdInfo, tokenize: cmdTokenize, detokenize: cmdDetokenize, logits: cmdLogits, "eval-finite": cmdEvalFinite, render: cmdRender }[command];
     answer = await run(llama, opts);
   } catch (e) {
     fail(e instanceof UsageError ? e.message : e.message || String(e), e instanceof UsageError ? 2 : 1);
