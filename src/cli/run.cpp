@@ -14,6 +14,8 @@
 #include "cli/progress.h"
 #include "common/human.h"
 #include "runtime/gemma4_engine.h"
+#include "text/chat_renderer.h"
+#include "text/output_parser.h"
 
 namespace locus::cli {
 namespace {
@@ -31,26 +33,95 @@ struct Turn {
   std::string text;
 };
 
-// The conversation in Gemma 4's turn format (gemma4.md 7.1): the full renderer with system prompts, tools
-// and thinking comes with the chat-format work; this covers plain user/model turns. With thinking off the
-// model turn opens with an empty thought block, as the official template writes it.
+// The conversation in Gemma 4's prompt format, by the native renderer (text/chat_renderer.h): with thinking
+// off the model turn opens with the template's empty thought block, with it on the system turn asks for it.
 std::string render_turns(const std::vector<Turn>& turns, bool think) {
-  std::string s = "<bos>";
-  if (think) s += "<|turn>system\n<|think|>\n<turn|>\n";
-  for (const auto& t : turns) s += "<|turn>" + t.role + "\n" + t.text + "<turn|>\n";
-  s += "<|turn>model\n";
-  if (!think) s += "<|channel>thought\n<channel|>";
-  return s;
+  text::Conversation c;
+  for (const auto& t : turns) {
+    text::ChatMessage m;
+    m.role = t.role == "user" ? text::ChatRole::kUser : text::ChatRole::kAssistant;
+    m.text = t.text;
+    c.messages.push_back(std::move(m));
+  }
+  text::RenderOptions ro;
+  ro.enable_thinking = think;
+  return text::render_gemma4_prompt(c, ro);
 }
 
-class StdoutSink final : public runtime::GenerateSink {
+// Streams an answer to the terminal. Raw mode writes the model's text as it is (markers included); chat
+// mode runs it through the output parser: answer text to stdout, thinking shown dimmed between
+// "Thinking..." and "...done thinking." (or hidden), tool calls as one line each, never marker text.
+class ChatSink final : public runtime::GenerateSink {
  public:
-  std::string answer;
+  ChatSink(bool raw, bool think, bool hide_thinking, bool verbose)
+      : raw_(raw), hide_thinking_(hide_thinking), verbose_(verbose), tty_(isatty(STDOUT_FILENO) != 0),
+        parser_(options(think), [this](const text::OutputEvent& e) { on_event(e); }) {}
+
+  std::string answer;  // the answer text only (what goes back into the history)
+
   void on_text(std::string_view text) override {
-    answer.append(text);
-    std::fwrite(text.data(), 1, text.size(), stdout);
+    if (raw_) {
+      answer.append(text);
+      write(text);
+    } else {
+      parser_.push(text);
+    }
+  }
+  void finish() {
+    if (!raw_) parser_.finish();
+    end_thinking();
     std::fflush(stdout);
   }
+
+ private:
+  static text::OutputParserOptions options(bool think) {
+    text::OutputParserOptions o;
+    o.thinking_requested = think;
+    o.accept_any_tool_name = true;  // no tools are declared here; show whatever the model calls
+    return o;
+  }
+  void write(std::string_view t) {
+    std::fwrite(t.data(), 1, t.size(), stdout);
+    std::fflush(stdout);
+  }
+  void end_thinking() {
+    if (!thinking_) return;
+    thinking_ = false;
+    write(tty_ ? "\n...done thinking.\x1b[0m\n\n" : "\n...done thinking.\n\n");
+  }
+  void on_event(const text::OutputEvent& e) {
+    switch (e.kind) {
+      case text::OutputEventKind::kThinking:
+        if (hide_thinking_) return;
+        if (!thinking_) {
+          thinking_ = true;
+          write(tty_ ? "\x1b[2mThinking...\n" : "Thinking...\n");
+        }
+        write(e.text);
+        return;
+      case text::OutputEventKind::kContent:
+        end_thinking();
+        answer.append(e.text);
+        write(e.text);
+        return;
+      case text::OutputEventKind::kToolCall:
+        end_thinking();
+        write("[tool call] " + std::string(e.name) + " " + std::string(e.arguments) + "\n");
+        return;
+      case text::OutputEventKind::kInvalidToolCall:
+        end_thinking();
+        std::fprintf(stderr, "locus: the model wrote an invalid tool call (%.*s)\n", static_cast<int>(e.text.size()),
+                     e.text.data());
+        return;
+      case text::OutputEventKind::kWarning:
+        if (verbose_) std::fprintf(stderr, "locus: %.*s\n", static_cast<int>(e.text.size()), e.text.data());
+        return;
+    }
+  }
+
+  bool raw_, hide_thinking_, verbose_, tty_;
+  bool thinking_ = false;
+  text::OutputParser parser_;
 };
 
 void print_timings(const runtime::GenerateResult& r, double load_s, double total_s) {
@@ -77,10 +148,11 @@ bool answer(runtime::Gemma4Engine& engine, runtime::Generator& gen, const std::s
   req.prompt = tokens;
   req.options = o.sampling;
   req.cancel = &g_cancel;
-  StdoutSink sink;
+  ChatSink sink(raw, o.think, o.hide_thinking, o.verbose);
   g_cancel.store(false);
   g_generating.store(true);
   const auto result = gen.generate(req, sink);
+  sink.finish();
   g_generating.store(false);
   const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (!sink.answer.empty() && sink.answer.back() != '\n') std::fputc('\n', stdout);
@@ -244,7 +316,8 @@ CLI::App* add_run_command(CLI::App& app, RunOptions& o) {
                 "use the weights in place from the memory-mapped file: quicker start and pages shared with other "
                 "processes, but slower generation (default: read them into memory once)");
   cmd->add_flag("--raw", o.raw, "send the prompt as it is, without the chat turn markers");
-  cmd->add_flag("--think", o.think, "let the model think before answering (thinking text is shown)");
+  cmd->add_flag("--think", o.think, "let the model think before answering (thinking text is shown dimmed)");
+  cmd->add_flag("--hidethinking", o.hide_thinking, "do not show the model's thinking");
   cmd->add_flag("--verbose", o.verbose, "print timings after each answer");
   return cmd;
 }

@@ -20,6 +20,7 @@ struct RunOptions {
   int n_threads = 0;
   bool raw = false;      // send the prompt as it is, without the chat turn markers
   bool verbose = false;  // timings after each answer
+  bool hide_thinking = false;  // do not show thinking text
   bool think = false;    // open the turn without the empty thought block (the model may think)
   bool mmap = false;     // weights in place from the mapped file (Gemma4ModelOptions::mmap)
 };

@@ -1,5 +1,7 @@
 #include "runtime/gemma4_engine.h"
 
+#include "text/output_parser.h"
+
 namespace locus::runtime {
 
 std::unique_ptr<Gemma4Engine> Gemma4Engine::load(const std::string& path, const EngineOptions& options) {
@@ -18,7 +20,12 @@ std::unique_ptr<Gemma4Engine> Gemma4Engine::load(const std::string& path, const 
 Gemma4Engine::Gemma4Engine(std::unique_ptr<model::Gemma4Model> model, text::Tokenizer tokenizer)
     : model_(std::move(model)), tokenizer_(std::move(tokenizer)) {
   pieces_.resize(static_cast<size_t>(tokenizer_.n_vocab()));
-  for (int32_t id = 0; id < tokenizer_.n_vocab(); ++id) pieces_[static_cast<size_t>(id)] = tokenizer_.piece(id, false);
+  // Control tokens decode to nothing, as in llama.cpp, except the chat markers the output parser reads.
+  for (int32_t id = 0; id < tokenizer_.n_vocab(); ++id) {
+    std::string& p = pieces_[static_cast<size_t>(id)];
+    p = tokenizer_.piece(id, false);
+    if (p.empty() && text::is_output_marker(tokenizer_.raw_piece(id))) p = std::string(tokenizer_.raw_piece(id));
+  }
   if (const gguf::Value* v = model_->file().find("tokenizer.ggml.suppress_tokens")) {
     if (const gguf::Array* a = v->as_array()) {
       for (const auto& item : a->items) {

@@ -48,7 +48,8 @@ class Gemma4Engine final : public LanguageModel, public TokenText {
 
   std::unique_ptr<model::Gemma4Model> model_;
   text::Tokenizer tokenizer_;
-  std::vector<std::string> pieces_;  // decoded text of every token, built once so decoding never allocates
+  std::vector<std::string> pieces_;  // text of every token (control tokens empty except the chat markers, which
+                                     // the output parser reads), built once so decoding never allocates
   std::vector<int32_t> suppress_;
 };
 

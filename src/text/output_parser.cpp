@@ -50,6 +50,13 @@ bool is_role_char(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= '
 
 }  // namespace
 
+bool is_output_marker(std::string_view text) {
+  for (std::string_view m : kMarkerText) {
+    if (text == m) return true;
+  }
+  return false;
+}
+
 OutputParser::OutputParser(OutputParserOptions options, OutputSink sink)
     : options_(std::move(options)), sink_(std::move(sink)) {}
 

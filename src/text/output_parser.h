@@ -60,6 +60,10 @@ struct OutputParserOptions {
   size_t max_warnings = 32;
 };
 
+// True for the text of one of the chat format's markers the parser reads (`<|channel>`, `<turn|>`, ...):
+// the special tokens a generator must pass on as text for the parser to see them.
+bool is_output_marker(std::string_view text);
+
 class OutputParser {
  public:
   OutputParser(OutputParserOptions options, OutputSink sink);
