@@ -250,17 +250,6 @@ void gemv_float_nt(const uint8_t* w, size_t w_row_bytes, int64_t n_rows, int64_t
   });
 }
 
-template <template <int> class K>
-void dispatch_nt(const uint8_t* w, size_t w_row_bytes, int64_t n_rows, int64_t n, const uint8_t* act,
-                 size_t act_row_bytes, int n_tok, float* y, int64_t y_stride) {
-  switch (n_tok) {
-    case 1: return K<1>::run(w, w_row_bytes, n_rows, n, act, act_row_bytes, y, y_stride);
-    case 2: return K<2>::run(w, w_row_bytes, n_rows, n, act, act_row_bytes, y, y_stride);
-    case 3: return K<3>::run(w, w_row_bytes, n_rows, n, act, act_row_bytes, y, y_stride);
-    default: return K<4>::run(w, w_row_bytes, n_rows, n, act, act_row_bytes, y, y_stride);
-  }
-}
-
 template <int NT> struct Q4K { static constexpr auto run = gemv_q45_k_nt<false, NT>; };
 template <int NT> struct Q5K { static constexpr auto run = gemv_q45_k_nt<true, NT>; };
 template <int NT> struct Q6K { static constexpr auto run = gemv_q6_k_nt<NT>; };

@@ -38,18 +38,10 @@ void gemv_bf16_nt(const uint8_t* w, size_t w_row_bytes, int64_t n_rows, int64_t 
   }
 }
 
-void gemv_bf16(const uint8_t* w, size_t w_row_bytes, int64_t n_rows, int64_t n, const uint8_t* act,
-               size_t act_row_bytes, int n_tok, float* y, int64_t y_stride) {
-  switch (n_tok) {
-    case 1: return gemv_bf16_nt<1>(w, w_row_bytes, n_rows, n, act, act_row_bytes, y, y_stride);
-    case 2: return gemv_bf16_nt<2>(w, w_row_bytes, n_rows, n, act, act_row_bytes, y, y_stride);
-    case 3: return gemv_bf16_nt<3>(w, w_row_bytes, n_rows, n, act, act_row_bytes, y, y_stride);
-    default: return gemv_bf16_nt<4>(w, w_row_bytes, n_rows, n, act, act_row_bytes, y, y_stride);
-  }
-}
+template <int NT> struct BF16Dot { static constexpr auto run = gemv_bf16_nt<NT>; };
 
 }  // namespace
 
-void register_avx512_bf16(KernelSet& set) { slot(set, GgmlType::BF16).gemv = gemv_bf16; }
+void register_avx512_bf16(KernelSet& set) { slot(set, GgmlType::BF16).gemv = dispatch_nt<BF16Dot>; }
 
 }  // namespace locus::tensor::kernels

@@ -63,23 +63,16 @@ void gemv_float_nt(const uint8_t* w, size_t w_row_bytes, int64_t n_rows, int64_t
   }
 }
 
-template <typename L>
-void gemv_float(const uint8_t* w, size_t w_row_bytes, int64_t n_rows, int64_t n, const uint8_t* act,
-                size_t act_row_bytes, int n_tok, float* y, int64_t y_stride) {
-  switch (n_tok) {
-    case 1: return gemv_float_nt<L, 1>(w, w_row_bytes, n_rows, n, act, act_row_bytes, y, y_stride);
-    case 2: return gemv_float_nt<L, 2>(w, w_row_bytes, n_rows, n, act, act_row_bytes, y, y_stride);
-    case 3: return gemv_float_nt<L, 3>(w, w_row_bytes, n_rows, n, act, act_row_bytes, y, y_stride);
-    default: return gemv_float_nt<L, 4>(w, w_row_bytes, n_rows, n, act, act_row_bytes, y, y_stride);
-  }
-}
+template <int NT> struct F32Dot { static constexpr auto run = gemv_float_nt<F32Load, NT>; };
+template <int NT> struct F16Dot { static constexpr auto run = gemv_float_nt<F16Load, NT>; };
+template <int NT> struct BF16Dot { static constexpr auto run = gemv_float_nt<BF16Load, NT>; };
 
 }  // namespace
 
 void register_avx512_gemv_float(KernelSet& set) {
-  slot(set, GgmlType::F32).gemv = gemv_float<F32Load>;
-  slot(set, GgmlType::F16).gemv = gemv_float<F16Load>;
-  slot(set, GgmlType::BF16).gemv = gemv_float<BF16Load>;  // replaced by avx512_bf16.cpp where available
+  slot(set, GgmlType::F32).gemv = dispatch_nt<F32Dot>;
+  slot(set, GgmlType::F16).gemv = dispatch_nt<F16Dot>;
+  slot(set, GgmlType::BF16).gemv = dispatch_nt<BF16Dot>;  // replaced by avx512_bf16.cpp where available
 }
 
 }  // namespace locus::tensor::kernels

@@ -207,35 +207,18 @@ void gemv_q4_quad_nt(const uint8_t* w, size_t w_row_bytes, int64_t n_rows, int64
   }
 }
 
-template <typename F>
-void gemv_legacy(const uint8_t* w, size_t w_row_bytes, int64_t n_rows, int64_t n, const uint8_t* act,
-                 size_t act_row_bytes, int n_tok, float* y, int64_t y_stride) {
-  switch (n_tok) {
-    case 1: return gemv_legacy_nt<F, 1>(w, w_row_bytes, n_rows, n, act, act_row_bytes, y, y_stride);
-    case 2: return gemv_legacy_nt<F, 2>(w, w_row_bytes, n_rows, n, act, act_row_bytes, y, y_stride);
-    case 3: return gemv_legacy_nt<F, 3>(w, w_row_bytes, n_rows, n, act, act_row_bytes, y, y_stride);
-    default: return gemv_legacy_nt<F, 4>(w, w_row_bytes, n_rows, n, act, act_row_bytes, y, y_stride);
-  }
-}
-
-template <bool kIq4>
-void gemv_q4_quad(const uint8_t* w, size_t w_row_bytes, int64_t n_rows, int64_t n, const uint8_t* act,
-                  size_t act_row_bytes, int n_tok, float* y, int64_t y_stride) {
-  switch (n_tok) {
-    case 1: return gemv_q4_quad_nt<kIq4, 1>(w, w_row_bytes, n_rows, n, act, act_row_bytes, y, y_stride);
-    case 2: return gemv_q4_quad_nt<kIq4, 2>(w, w_row_bytes, n_rows, n, act, act_row_bytes, y, y_stride);
-    case 3: return gemv_q4_quad_nt<kIq4, 3>(w, w_row_bytes, n_rows, n, act, act_row_bytes, y, y_stride);
-    default: return gemv_q4_quad_nt<kIq4, 4>(w, w_row_bytes, n_rows, n, act, act_row_bytes, y, y_stride);
-  }
-}
+template <int NT> struct Q4_0Dot { static constexpr auto run = gemv_q4_quad_nt<false, NT>; };
+template <int NT> struct IQ4_NLDot { static constexpr auto run = gemv_q4_quad_nt<true, NT>; };
+template <int NT> struct Q5_0Dot { static constexpr auto run = gemv_legacy_nt<Q5_0Fmt, NT>; };
+template <int NT> struct Q8_0Dot { static constexpr auto run = gemv_legacy_nt<Q8_0Fmt, NT>; };
 
 }  // namespace
 
 void register_avx512_gemv_legacy(KernelSet& set) {
-  slot(set, GgmlType::Q4_0).gemv = gemv_q4_quad<false>;
-  slot(set, GgmlType::Q5_0).gemv = gemv_legacy<Q5_0Fmt>;
-  slot(set, GgmlType::Q8_0).gemv = gemv_legacy<Q8_0Fmt>;
-  slot(set, GgmlType::IQ4_NL).gemv = gemv_q4_quad<true>;
+  slot(set, GgmlType::Q4_0).gemv = dispatch_nt<Q4_0Dot>;
+  slot(set, GgmlType::Q5_0).gemv = dispatch_nt<Q5_0Dot>;
+  slot(set, GgmlType::Q8_0).gemv = dispatch_nt<Q8_0Dot>;
+  slot(set, GgmlType::IQ4_NL).gemv = dispatch_nt<IQ4_NLDot>;
 }
 
 }  // namespace locus::tensor::kernels

@@ -51,6 +51,19 @@ inline void prefetch_ahead(const void* block, size_t bytes) {
   for (size_t i = 0; i < bytes; i += 64) _mm_prefetch(p + i, _MM_HINT_T1);
 }
 
+// A GEMV entry point (kernels.h) from a kernel templated on the token count: K<NT>::run for NT = 1..4.
+static_assert(kMaxGemvTokens == 4);
+template <template <int> class K>
+void dispatch_nt(const uint8_t* w, size_t w_row_bytes, int64_t n_rows, int64_t n, const uint8_t* act,
+                 size_t act_row_bytes, int n_tok, float* y, int64_t y_stride) {
+  switch (n_tok) {
+    case 1: return K<1>::run(w, w_row_bytes, n_rows, n, act, act_row_bytes, y, y_stride);
+    case 2: return K<2>::run(w, w_row_bytes, n_rows, n, act, act_row_bytes, y, y_stride);
+    case 3: return K<3>::run(w, w_row_bytes, n_rows, n, act, act_row_bytes, y, y_stride);
+    default: return K<4>::run(w, w_row_bytes, n_rows, n, act, act_row_bytes, y, y_stride);
+  }
+}
+
 // Views of one activation row (act_format.h).
 struct Q8Act {
   const int8_t* qs;
