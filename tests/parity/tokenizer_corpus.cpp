@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string_view>
 
+#include "text/utf8.h"
+
 namespace locus::parity {
 
 namespace {
@@ -26,24 +28,6 @@ class Rng {
  private:
   uint64_t state_;
 };
-
-void append_cp(std::string& out, char32_t cp) {
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
 
 // Everyday sentences in many languages and scripts.
 constexpr std::array<std::string_view, 64> kPhrases = {
@@ -181,7 +165,7 @@ std::string random_code_point_text(Rng& rng, size_t n, bool astral) {
   std::string out;
   for (size_t i = 0; i < n; ++i) {
     const auto& [lo, hi] = kRanges[rng.below(astral ? kRanges.size() : kRanges.size() - 1)];
-    append_cp(out, static_cast<char32_t>(lo + rng.below(hi - lo + 1)));
+    text::append_utf8(out, static_cast<char32_t>(lo + rng.below(hi - lo + 1)));
   }
   return out;
 }
@@ -291,17 +275,17 @@ std::vector<CorpusText> tokenizer_corpus() {
   }
   for (char32_t cp = 0x80; cp < 0xA0; ++cp) {
     std::string s = "x";
-    append_cp(s, cp);
+    text::append_utf8(s, cp);
     add("control", s);
   }
   for (const char32_t cp : {0x7Fu, 0xADu, 0x200Bu, 0x200Cu, 0x200Du, 0x200Eu, 0x200Fu, 0x202Au, 0x202Eu, 0x2060u,
                             0x2066u, 0x2069u, 0xFEFFu, 0xFFF9u, 0xFFFBu, 0xFFFCu, 0xFFFDu, 0xFFFEu, 0xFFFFu,
                             0xE0001u, 0xE007Fu, 0x1D173u}) {
     std::string s = "text";
-    append_cp(s, cp);
+    text::append_utf8(s, cp);
     s += "more";
-    append_cp(s, cp);
-    append_cp(s, cp);
+    text::append_utf8(s, cp);
+    text::append_utf8(s, cp);
     add("control", s);
   }
   for (int i = 0; i < 40; ++i) {
