@@ -318,7 +318,8 @@ CLI::App* add_run_command(CLI::App& app, RunOptions& o) {
   cmd->add_flag("--raw", o.raw, "send the prompt as it is, without the chat turn markers");
   cmd->add_flag("--think", o.think, "let the model think before answering (thinking text is shown dimmed)");
   cmd->add_flag("--hidethinking", o.hide_thinking, "do not show the model's thinking");
-  cmd->add_flag("--verbose", o.verbose, "print timings after each answer");
+  cmd->add_flag("--verbose", o.verbose,
+                "print timings after each answer, and the output parser's warnings about malformed model output");
   return cmd;
 }
 
