@@ -42,6 +42,18 @@ Match match_marker(std::string_view text) {
   return {prefix ? MatchKind::kPrefix : MatchKind::kNone, 0};
 }
 
+// The first '<' at or after `at` that starts a marker `stops` accepts, or text that may still become a
+// marker, with its match in `m`; npos when there is none. Other full markers are skipped as plain text.
+template <typename Stops>
+size_t next_marker(std::string_view s, size_t at, Match& m, Stops stops) {
+  for (size_t lt; (lt = s.find('<', at)) != std::string_view::npos;) {
+    m = match_marker(s.substr(lt));
+    if (m.kind == MatchKind::kPrefix || (m.kind == MatchKind::kFull && stops(m.marker))) return lt;
+    at = lt + (m.kind == MatchKind::kFull ? kMarkerText[m.marker].size() : 1);
+  }
+  return std::string_view::npos;
+}
+
 bool is_end_of_turn(int marker) {
   return marker == kTurnClose || marker == kToolResponseOpen || marker == kEos || marker == kTurnOpen;
 }
@@ -91,33 +103,26 @@ void OutputParser::push(std::string_view piece) {
 bool OutputParser::step_text(size_t& i) {
   const std::string_view s = buf_;
   const size_t start = i;
-  size_t at = i;
-  for (;;) {
-    const size_t lt = s.find('<', at);
-    if (lt == std::string_view::npos) {
-      emit_text(s.substr(start));
-      consumed_any_ = true;
-      i = s.size();
-      return true;
-    }
-    const Match m = match_marker(s.substr(lt));
-    if (m.kind == MatchKind::kNone) {
-      at = lt + 1;  // an ordinary '<'
-      continue;
-    }
-    emit_text(s.substr(start, lt - start));
-    if (lt > start) consumed_any_ = true;
-    i = lt;
-    if (m.kind == MatchKind::kPrefix) return false;
-    i = lt + kMarkerText[m.marker].size();
-    if (state_ == State::kContent) {
-      on_content_marker(m.marker);
-    } else {
-      on_thinking_marker(m.marker);
-    }
+  Match m;
+  const size_t lt = next_marker(s, i, m, [](int) { return true; });
+  if (lt == std::string_view::npos) {
+    emit_text(s.substr(start));
     consumed_any_ = true;
+    i = s.size();
     return true;
   }
+  emit_text(s.substr(start, lt - start));
+  if (lt > start) consumed_any_ = true;
+  i = lt;
+  if (m.kind == MatchKind::kPrefix) return false;
+  i = lt + kMarkerText[m.marker].size();
+  if (state_ == State::kContent) {
+    on_content_marker(m.marker);
+  } else {
+    on_thinking_marker(m.marker);
+  }
+  consumed_any_ = true;
+  return true;
 }
 
 void OutputParser::on_content_marker(int marker) {
@@ -223,38 +228,32 @@ void OutputParser::leave_thinking(bool closed) {
 bool OutputParser::step_tool_call(size_t& i) {
   const std::string_view s = buf_;
   const size_t start = i;
-  size_t at = i;
-  for (;;) {
-    const size_t lt = s.find('<', at);
-    if (lt == std::string_view::npos) {
-      append_call(s.substr(start));
-      i = s.size();
-      return true;
-    }
-    const Match m = match_marker(s.substr(lt));
-    if (m.kind == MatchKind::kNone ||
-        (m.kind == MatchKind::kFull && m.marker != kToolCallClose && m.marker != kToolCallOpen &&
-         !is_end_of_turn(m.marker))) {
-      at = lt + (m.kind == MatchKind::kFull ? kMarkerText[m.marker].size() : 1);  // part of the call's text
-      continue;
-    }
-    append_call(s.substr(start, lt - start));
-    i = lt;
-    if (state_ != State::kToolCall) return true;  // the call ran over its size limit
-    if (m.kind == MatchKind::kPrefix) return false;
-    i = lt + kMarkerText[m.marker].size();
-    if (m.marker == kToolCallClose) {
-      complete_call(true);
-      state_ = State::kContent;
-    } else if (m.marker == kToolCallOpen) {
-      complete_call(false);  // a new call began before this one was closed
-      call_.clear();
-    } else {
-      complete_call(false);
-      end_turn();
-    }
+  Match m;
+  // Only the call's own markers and the end of the turn stop it; any other marker is part of its text.
+  const size_t lt = next_marker(s, i, m, [](int marker) {
+    return marker == kToolCallClose || marker == kToolCallOpen || is_end_of_turn(marker);
+  });
+  if (lt == std::string_view::npos) {
+    append_call(s.substr(start));
+    i = s.size();
     return true;
   }
+  append_call(s.substr(start, lt - start));
+  i = lt;
+  if (state_ != State::kToolCall) return true;  // the call ran over its size limit
+  if (m.kind == MatchKind::kPrefix) return false;
+  i = lt + kMarkerText[m.marker].size();
+  if (m.marker == kToolCallClose) {
+    complete_call(true);
+    state_ = State::kContent;
+  } else if (m.marker == kToolCallOpen) {
+    complete_call(false);  // a new call began before this one was closed
+    call_.clear();
+  } else {
+    complete_call(false);
+    end_turn();
+  }
+  return true;
 }
 
 void OutputParser::append_call(std::string_view text) {
