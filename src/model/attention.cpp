@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cassert>
 #include <cmath>
 #include <limits>
 
@@ -389,6 +390,45 @@ void attention(const KvLayer& kv, const AttentionBatch& b, AttentionNumerics num
     t.first_key = b.window == 0 ? 0 : pos - static_cast<int32_t>(b.window) + 1;
     const Buffers buf = carve(scratch.thread_buffer(thread), kv.head_dim, t.n_tokens * heads_per_task);
     (numerics == AttentionNumerics::kF32 ? fn.f32 : fn.f16_accumulate)(kv, b, t, buf);
+  });
+}
+
+void attention_rows(std::span<const AttentionRow> rows, uint32_t n_head, uint32_t window, AttentionNumerics numerics,
+                    tensor::ThreadPool& pool, AttentionScratch& scratch) {
+  if (rows.empty()) return;
+  const KvLayer& kv0 = *rows[0].kv;
+  const uint32_t group = n_head / kv0.n_head_kv;
+  const int64_t n_rows = static_cast<int64_t>(rows.size());
+  // As in attention(): split a KV head's query heads when (rows x KV heads) would leave threads idle.
+  // Heads are computed independently, so the split does not change any result.
+  uint32_t n_sub = 1;
+  while (n_rows * kv0.n_head_kv * n_sub < 2 * pool.size() && group % (n_sub * 2) == 0) n_sub *= 2;
+  const uint32_t heads_per_task = group / n_sub;
+  if (scratch.per_thread() < buffer_floats(kv0.head_dim, heads_per_task) || scratch.threads() < pool.size()) {
+    scratch.reserve_rows(pool.size(), kv0.head_dim, heads_per_task);
+  }
+  const int64_t per_row = int64_t{kv0.n_head_kv} * n_sub;
+  const Kernels fn = kernels();
+  pool.parallel_for(n_rows * per_row, [&](int64_t task, int thread) {
+    const AttentionRow& row = rows[static_cast<size_t>(task / per_row)];
+    assert(row.kv->n_head_kv == kv0.n_head_kv && row.kv->head_dim == kv0.head_dim);
+    AttentionBatch b;
+    b.q = row.q;
+    b.n_tokens = 1;
+    b.pos0 = row.pos;
+    b.n_head = n_head;
+    b.window = window;
+    b.out = row.out;
+    Task t;
+    t.token = 0;
+    t.n_tokens = 1;
+    t.kv_head = static_cast<uint32_t>((task % per_row) / n_sub);
+    t.n_heads = heads_per_task;
+    t.head0 = t.kv_head * group + static_cast<uint32_t>(task % n_sub) * heads_per_task;
+    t.last_key = row.pos;
+    t.first_key = window == 0 ? 0 : row.pos - static_cast<int32_t>(window) + 1;
+    const Buffers buf = carve(scratch.thread_buffer(thread), kv0.head_dim, heads_per_task);
+    (numerics == AttentionNumerics::kF32 ? fn.f32 : fn.f16_accumulate)(*row.kv, b, t, buf);
   });
 }
 

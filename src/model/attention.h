@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "model/kv_cache.h"
@@ -57,6 +58,20 @@ struct AttentionBatch {
 // The layer's cache must already hold the keys and values of positions up to pos0 + n_tokens - 1.
 void attention(const KvLayer& kv, const AttentionBatch& batch, AttentionNumerics numerics, tensor::ThreadPool& pool,
                AttentionScratch& scratch);
+
+// One query over its own cache: the next token of one of several sequences decoded together.
+struct AttentionRow {
+  const KvLayer* kv = nullptr;  // that sequence's cache of the layer (holding positions up to pos)
+  const float* q = nullptr;     // n_head * head_dim
+  int32_t pos = 0;              // the query's position
+  float* out = nullptr;         // n_head * head_dim
+};
+
+// attention() for rows of different sequences, in one pass over the pool (rather than one call per row,
+// which would leave threads idle on layers with few KV heads). Every row's layer has the same head layout.
+// Each row's result is the one attention() gives for a batch of that single query (same tasks' arithmetic).
+void attention_rows(std::span<const AttentionRow> rows, uint32_t n_head, uint32_t window, AttentionNumerics numerics,
+                    tensor::ThreadPool& pool, AttentionScratch& scratch);
 
 // attention() runs portable loops, or x86 AVX2/FMA/F16C ones when the CPU has them (the same roundings; the
 // fused multiply-adds change the last bits). Tests compare the two. The x86 loops also follow llama.cpp's

@@ -83,8 +83,10 @@ Gemma4Model::Gemma4Model(gguf::GgufFile file, Gemma4Config config, const Gemma4M
     : file_(std::move(file)),
       config_(std::move(config)),
       weights_(Gemma4Weights::bind(file_, config_)),
-      cache_(config_, o.n_ctx == 0 ? config_.context_length : o.n_ctx, o.n_batch),
+      n_ctx_(o.n_ctx == 0 ? config_.context_length : o.n_ctx),
+      n_batch_(o.n_batch),
       attention_precision_(o.attention) {
+  sequences_.push_back(std::make_unique<KvCache>(config_, n_ctx_, n_batch_));
   if (o.pool != nullptr) {
     pool_ = o.pool;
   } else {
@@ -112,6 +114,9 @@ Gemma4Model::Gemma4Model(gguf::GgufFile file, Gemma4Config config, const Gemma4M
   up_.resize(B * max_ff);
   rope_swa_.resize(B * c.n_rot_swa);
   rope_full_.resize(B * c.n_rot_full);
+  slots_.resize(B);
+  batch_tokens_.resize(B);
+  attention_rows_.resize(B);
   attention_scratch_.reserve(pool_->size(), max_hd, max_group);
   if (c.n_embd_per_layer > 0) {
     ple_.resize(B * c.n_layer * c.n_embd_per_layer);
@@ -143,7 +148,55 @@ void Gemma4Model::per_token(int64_t n, F&& fn) {
   pool_->parallel_for(n, [&](int64_t t, int) { fn(t); });
 }
 
-void Gemma4Model::forward(std::span<const int32_t> tokens, int32_t pos, std::span<float> logits_out, bool all_logits) {
+KvCache& Gemma4Model::cache(SequenceId seq) {
+  return const_cast<KvCache&>(static_cast<const Gemma4Model*>(this)->cache(seq));
+}
+
+const KvCache& Gemma4Model::cache(SequenceId seq) const {
+  if (!has_sequence(seq)) throw std::invalid_argument("no sequence " + std::to_string(seq));
+  return *sequences_[static_cast<size_t>(seq)];
+}
+
+bool Gemma4Model::has_sequence(SequenceId seq) const {
+  return seq >= 0 && static_cast<size_t>(seq) < sequences_.size() && sequences_[static_cast<size_t>(seq)] != nullptr;
+}
+
+size_t Gemma4Model::n_sequences() const {
+  return static_cast<size_t>(std::count_if(sequences_.begin(), sequences_.end(), [](const auto& p) { return p != nullptr; }));
+}
+
+SequenceId Gemma4Model::add_sequence(uint32_t n_ctx) {
+  auto kv = std::make_unique<KvCache>(config_, n_ctx == 0 ? n_ctx_ : n_ctx, n_batch_);
+  const auto free = std::find(sequences_.begin(), sequences_.end(), nullptr);
+  if (free != sequences_.end()) {
+    *free = std::move(kv);
+    return static_cast<SequenceId>(free - sequences_.begin());
+  }
+  sequences_.push_back(std::move(kv));
+  return static_cast<SequenceId>(sequences_.size() - 1);
+}
+
+void Gemma4Model::remove_sequence(SequenceId seq) {
+  if (!has_sequence(seq)) throw std::invalid_argument("no sequence " + std::to_string(seq));
+  if (seq == kDefaultSequence) throw std::invalid_argument("sequence 0 cannot be removed (reset it instead)");
+  sequences_[static_cast<size_t>(seq)].reset();
+  // Trailing free ids are dropped so that the table does not only grow.
+  while (sequences_.back() == nullptr) sequences_.pop_back();
+}
+
+uint64_t Gemma4Model::sequence_kv_bytes(uint32_t n_ctx) const {
+  return KvCache::bytes_for(config_, n_ctx == 0 ? n_ctx_ : n_ctx, n_batch_);
+}
+
+uint64_t Gemma4Model::kv_cache_bytes() const {
+  uint64_t b = 0;
+  for (const auto& kv : sequences_) b += kv ? kv->bytes() : 0;
+  return b;
+}
+
+void Gemma4Model::forward(SequenceId seq, std::span<const int32_t> tokens, int32_t pos, std::span<float> logits_out,
+                          bool all_logits) {
+  KvCache& kv = cache(seq);
   const int64_t n = static_cast<int64_t>(tokens.size());
   const uint64_t V = config_.n_vocab;
   const uint64_t rows = all_logits ? static_cast<uint64_t>(n) : (n > 0 ? 1 : 0);
@@ -151,13 +204,13 @@ void Gemma4Model::forward(std::span<const int32_t> tokens, int32_t pos, std::spa
     throw std::invalid_argument("forward: logits_out holds " + std::to_string(logits_out.size()) + " floats, expected " +
                                 std::to_string(rows * V));
   }
-  if (pos < 0 || pos > cache_.n_past()) {
+  if (pos < 0 || pos > kv.n_past()) {
     throw std::invalid_argument("forward: position " + std::to_string(pos) + " outside [0, " +
-                                std::to_string(cache_.n_past()) + "]");
+                                std::to_string(kv.n_past()) + "]");
   }
-  if (static_cast<uint64_t>(pos) + static_cast<uint64_t>(n) > cache_.n_ctx()) {
+  if (static_cast<uint64_t>(pos) + static_cast<uint64_t>(n) > kv.n_ctx()) {
     throw std::invalid_argument("forward: " + std::to_string(n) + " tokens at position " + std::to_string(pos) +
-                                " exceed the context of " + std::to_string(cache_.n_ctx()));
+                                " exceed the context of " + std::to_string(kv.n_ctx()));
   }
   for (int32_t t : tokens) {
     if (t < 0 || static_cast<uint32_t>(t) >= config_.n_vocab) {
@@ -165,8 +218,8 @@ void Gemma4Model::forward(std::span<const int32_t> tokens, int32_t pos, std::spa
                                   std::to_string(config_.n_vocab) + ")");
     }
   }
-  if (pos < cache_.n_past()) cache_.truncate(pos);  // throws when the sliding layers cannot roll back
-  const int64_t B = cache_.n_batch();
+  if (pos < kv.n_past()) kv.truncate(pos);  // throws when the sliding layers cannot roll back
+  const int64_t B = kv.n_batch();
   for (int64_t s = 0; s < n; s += B) {
     const int64_t m = std::min(B, n - s);
     float* out = nullptr;
@@ -178,11 +231,60 @@ void Gemma4Model::forward(std::span<const int32_t> tokens, int32_t pos, std::spa
       first_row = m - 1;
       out = logits_out.data();
     }
-    step(tokens.data() + s, m, pos + static_cast<int32_t>(s), first_row, out);
+    const int32_t p0 = pos + static_cast<int32_t>(s);
+    for (int64_t t = 0; t < m; ++t) slots_[static_cast<size_t>(t)] = {&kv, p0 + static_cast<int32_t>(t)};
+    step(tokens.data() + s, m, true, first_row, out);
   }
 }
 
-void Gemma4Model::step(const int32_t* tokens, int64_t n, int32_t pos, int64_t first_row, float* logits) {
+void Gemma4Model::forward_batch(std::span<const BatchItem> items, std::span<float> logits_out) {
+  const uint64_t V = config_.n_vocab;
+  const size_t n = items.size();
+  if (logits_out.size() < n * V) {
+    throw std::invalid_argument("forward_batch: logits_out holds " + std::to_string(logits_out.size()) +
+                                " floats, expected " + std::to_string(n * V) + " (" + std::to_string(n) + " rows)");
+  }
+  // Everything is checked before any cache changes (the message is only built on failure: no allocation
+  // per token).
+  auto refuse = [&](size_t i, const std::string& what) {
+    throw std::invalid_argument("forward_batch: item " + std::to_string(i) + " (sequence " +
+                                std::to_string(items[i].sequence) + "): " + what);
+  };
+  for (size_t i = 0; i < n; ++i) {
+    const BatchItem& it = items[i];
+    if (!has_sequence(it.sequence)) refuse(i, "no such sequence");
+    // One token per sequence: a second one would have to attend to the first, which this step does not do.
+    for (size_t j = 0; j < i; ++j) {
+      if (items[j].sequence == it.sequence) {
+        refuse(i, "the sequence is already item " + std::to_string(j) +
+                      " (one token per sequence per call; use forward() for several)");
+      }
+    }
+    const KvCache& kv = *sequences_[static_cast<size_t>(it.sequence)];
+    if (it.pos != kv.n_past()) {
+      refuse(i, "position " + std::to_string(it.pos) + ", expected its n_past " + std::to_string(kv.n_past()));
+    }
+    if (static_cast<uint32_t>(it.pos) >= kv.n_ctx()) {
+      refuse(i, "context of " + std::to_string(kv.n_ctx()) + " positions is full");
+    }
+    if (it.token < 0 || static_cast<uint32_t>(it.token) >= config_.n_vocab) {
+      refuse(i, "token " + std::to_string(it.token) + " outside [0, " + std::to_string(config_.n_vocab) + ")");
+    }
+  }
+  // Steps of n_batch items (the activation buffers' size); the items' token ids are gathered for step().
+  const size_t B = n_batch_;
+  for (size_t s = 0; s < n; s += B) {
+    const size_t m = std::min(B, n - s);
+    for (size_t t = 0; t < m; ++t) {
+      const BatchItem& it = items[s + t];
+      slots_[t] = {sequences_[static_cast<size_t>(it.sequence)].get(), it.pos};
+      batch_tokens_[t] = it.token;
+    }
+    step(batch_tokens_.data(), static_cast<int64_t>(m), false, 0, logits_out.data() + s * V);
+  }
+}
+
+void Gemma4Model::step(const int32_t* tokens, int64_t n, bool one_sequence, int64_t first_row, float* logits) {
   const Gemma4Config& c = config_;
   const uint32_t E = c.n_embd;
 
@@ -192,7 +294,7 @@ void Gemma4Model::step(const int32_t* tokens, int64_t n, int32_t pos, int64_t fi
     float* x = x_.data() + t * E;
     tensor::get_row(weights_.token_embd, tokens[t], x);
     for (uint32_t i = 0; i < E; ++i) x[i] *= embd_scale;
-    const int32_t p = pos + static_cast<int32_t>(t);
+    const int32_t p = slots_[static_cast<size_t>(t)].pos;
     rope_angles(p, static_cast<int>(c.n_rot_swa), c.rope_base_swa, nullptr, rope_swa_.data() + t * c.n_rot_swa);
     rope_angles(p, static_cast<int>(c.n_rot_full), c.rope_base_full, weights_.rope_freqs.data(),
                 rope_full_.data() + t * c.n_rot_full);
@@ -201,10 +303,14 @@ void Gemma4Model::step(const int32_t* tokens, int64_t n, int32_t pos, int64_t fi
   if (c.n_embd_per_layer > 0) per_layer_inputs(tokens, n);
 
   for (uint32_t l = 0; l < c.n_layer; ++l) {
-    attention_block(l, n, pos);
+    attention_block(l, n, one_sequence);
     feed_forward_block(l, n);
   }
-  cache_.advance(pos + static_cast<int32_t>(n));
+  if (one_sequence) {
+    slots_[0].cache->advance(slots_[0].pos + static_cast<int32_t>(n));
+  } else {
+    for (int64_t t = 0; t < n; ++t) slots_[static_cast<size_t>(t)].cache->advance(slots_[static_cast<size_t>(t)].pos + 1);
+  }
 
   // Output rows: final norm, tied (or separate) LM head, softcap.
   const int64_t n_rows = n - first_row;
@@ -224,10 +330,9 @@ void Gemma4Model::step(const int32_t* tokens, int64_t n, int32_t pos, int64_t fi
   }
 }
 
-void Gemma4Model::attention_block(uint32_t l, int64_t n, int32_t pos) {
+void Gemma4Model::attention_block(uint32_t l, int64_t n, bool one_sequence) {
   const Gemma4Config& c = config_;
   const Gemma4LayerWeights& w = weights_.layers[l];
-  KvLayer& kv = cache_.layer(l);
   const uint32_t E = c.n_embd, hd = c.head_dim(l), n_kv = c.n_head_kv(l), n_rot = c.n_rot(l);
   const uint32_t q_dim = c.n_head * hd, kv_dim = n_kv * hd;
   const std::vector<float>& rope = c.is_swa[l] ? rope_swa_ : rope_full_;
@@ -254,9 +359,10 @@ void Gemma4Model::attention_block(uint32_t l, int64_t n, int32_t pos) {
     float* v = v_.data() + t * kv_dim;
     // K=V layers: V is the raw K projection, taken before the K norm and RoPE.
     if (v_from_k) std::copy(k, k + kv_dim, v);
-    const int32_t p = pos + static_cast<int32_t>(t);
-    uint16_t* k_cell = kv.k_row(p);
-    uint16_t* v_cell = kv.v_row(p);
+    const TokenSlot& slot = slots_[static_cast<size_t>(t)];
+    KvLayer& kv = slot.cache->layer(l);
+    uint16_t* k_cell = kv.k_row(slot.pos);
+    uint16_t* v_cell = kv.v_row(slot.pos);
     for (uint32_t g = 0; g < n_kv; ++g) {
       float* kh = k + g * hd;
       float* vh = v + g * hd;
@@ -270,17 +376,33 @@ void Gemma4Model::attention_block(uint32_t l, int64_t n, int32_t pos) {
     }
   });
 
-  AttentionBatch batch;
-  batch.q = q_.data();
-  batch.n_tokens = n;
-  batch.pos0 = pos;
-  batch.n_head = c.n_head;
-  batch.window = c.is_swa[l] ? c.sliding_window : 0;
-  batch.out = att_.data();
-  const AttentionNumerics numerics = attention_precision_ == AttentionPrecision::kF32
-                                         ? AttentionNumerics::kF32
-                                         : llama_cpp_attention_numerics(n);
-  attention(kv, batch, numerics, *pool_, attention_scratch_);
+  const uint32_t window = c.is_swa[l] ? c.sliding_window : 0;
+  if (one_sequence) {
+    AttentionBatch batch;
+    batch.q = q_.data();
+    batch.n_tokens = n;
+    batch.pos0 = slots_[0].pos;
+    batch.n_head = c.n_head;
+    batch.window = window;
+    batch.out = att_.data();
+    const AttentionNumerics numerics = attention_precision_ == AttentionPrecision::kF32
+                                           ? AttentionNumerics::kF32
+                                           : llama_cpp_attention_numerics(n);
+    attention(slots_[0].cache->layer(l), batch, numerics, *pool_, attention_scratch_);
+  } else {
+    // Each token is one query of its own sequence: the numerics of a one-token step, so a row comes out as
+    // decoding that sequence alone gives it.
+    for (int64_t t = 0; t < n; ++t) {
+      const TokenSlot& slot = slots_[static_cast<size_t>(t)];
+      attention_rows_[static_cast<size_t>(t)] = {&slot.cache->layer(l), q_.data() + t * q_dim, slot.pos,
+                                                 att_.data() + t * q_dim};
+    }
+    const AttentionNumerics numerics = attention_precision_ == AttentionPrecision::kF32
+                                           ? AttentionNumerics::kF32
+                                           : llama_cpp_attention_numerics(1);
+    attention_rows({attention_rows_.data(), static_cast<size_t>(n)}, c.n_head, window, numerics, *pool_,
+                   attention_scratch_);
+  }
 
   tensor::matmul(w.attn_output, att_.data(), n, proj_.data(), *pool_, matmul_scratch_);
   per_token(n, [&](int64_t t) {

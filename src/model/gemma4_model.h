@@ -6,8 +6,18 @@
 //   m->forward(prompt, 0, logits, false);          // prompt in n_batch steps, logits of the last token
 //   m->forward({&next, 1}, m->n_past(), logits, false);  // then one token at a time
 //
-// One sequence per model object. All activation buffers are allocated at load for n_batch tokens; a
-// forward step allocates nothing.
+// Several sequences (each its own KV cache) share the weights: sequence 0 exists from load and is the one
+// the calls without a sequence argument use; add_sequence makes more. forward_batch evaluates the next
+// token of several sequences in one step, so each weight matrix is read once for all of them (decoding is
+// bound by reading the weights):
+//
+//   const SequenceId b = m->add_sequence();
+//   m->forward(b, prompt_b, 0, logits, false);
+//   const BatchItem items[] = {{0, next_a, m->n_past(0)}, {b, next_b, m->n_past(b)}};
+//   m->forward_batch(items, logits_ab);            // two rows of n_vocab
+//
+// All activation buffers are allocated at load for n_batch tokens and a sequence's KV cache when it is
+// added; a forward step allocates nothing. Not thread-safe: one thread drives a model.
 #pragma once
 
 #include <cstdint>
@@ -45,6 +55,17 @@ struct Gemma4ModelOptions {
   std::function<void(uint64_t done, uint64_t total)> load_progress;  // while reading weights (mmap false)
 };
 
+// A sequence of the model: an index into its KV caches. Ids of removed sequences are given out again.
+using SequenceId = int32_t;
+inline constexpr SequenceId kDefaultSequence = 0;
+
+// One token of forward_batch: the next token of `sequence`, at pos == that sequence's n_past.
+struct BatchItem {
+  SequenceId sequence = kDefaultSequence;
+  int32_t token = 0;
+  int32_t pos = 0;
+};
+
 class Gemma4Model {
  public:
   // Throws gguf::GgufError for a file that is not a Gemma 4 text model this engine runs, with what was
@@ -60,11 +81,27 @@ class Gemma4Model {
   const Gemma4Weights& weights() const { return weights_; }
   const gguf::GgufFile& file() const { return file_; }
   uint32_t n_vocab() const { return config_.n_vocab; }
-  uint32_t n_ctx() const { return cache_.n_ctx(); }
-  uint32_t n_batch() const { return cache_.n_batch(); }
-  int32_t n_past() const { return cache_.n_past(); }
-  uint64_t kv_cache_bytes() const { return cache_.bytes(); }
+  uint32_t n_ctx() const { return n_ctx_; }  // of sequence 0, and of sequences added without their own
+  uint32_t n_batch() const { return n_batch_; }
+  int32_t n_past() const { return sequences_[0]->n_past(); }
+  uint64_t kv_cache_bytes() const;  // all sequences' KV caches together
   tensor::ThreadPool& pool() { return *pool_; }
+
+  // Sequences. add_sequence allocates the sequence's KV cache (n_ctx positions; 0 = the model's n_ctx) and
+  // returns the lowest free id; remove_sequence frees it (sequence 0 stays: it backs the calls without a
+  // sequence argument). Calls naming a sequence that does not exist throw std::invalid_argument.
+  SequenceId add_sequence(uint32_t n_ctx = 0);
+  void remove_sequence(SequenceId seq);
+  bool has_sequence(SequenceId seq) const;
+  size_t n_sequences() const;
+  // KV bytes a sequence of n_ctx positions (0 = the model's n_ctx) takes, before adding it.
+  uint64_t sequence_kv_bytes(uint32_t n_ctx = 0) const;
+  uint64_t kv_cache_bytes(SequenceId seq) const { return cache(seq).bytes(); }
+  uint32_t n_ctx(SequenceId seq) const { return cache(seq).n_ctx(); }
+  int32_t n_past(SequenceId seq) const { return cache(seq).n_past(); }
+  bool can_truncate(SequenceId seq, int32_t pos) const { return cache(seq).can_truncate(pos); }
+  void truncate(SequenceId seq, int32_t pos) { cache(seq).truncate(pos); }  // throws std::invalid_argument
+  void reset(SequenceId seq) { cache(seq).clear(); }
 
   // Evaluates `tokens` at positions pos, pos + 1, ...; pos <= n_past (a smaller pos rolls the cache back
   // first, see can_truncate). Inputs longer than n_batch run in steps of n_batch tokens. Writes the
@@ -72,18 +109,35 @@ class Gemma4Model {
   // token's row only. logits_out must hold that many floats (it may be empty when no row is wanted:
   // all_logits false and tokens empty). Throws std::invalid_argument for bad input (token id out of range,
   // context full, position not reachable); the cache is then unchanged.
-  void forward(std::span<const int32_t> tokens, int32_t pos, std::span<float> logits_out, bool all_logits);
+  void forward(std::span<const int32_t> tokens, int32_t pos, std::span<float> logits_out, bool all_logits) {
+    forward(kDefaultSequence, tokens, pos, logits_out, all_logits);
+  }
+  // The same on sequence `seq` (prompt processing of one sequence; it attends to its own cache only).
+  void forward(SequenceId seq, std::span<const int32_t> tokens, int32_t pos, std::span<float> logits_out,
+               bool all_logits);
 
-  bool can_truncate(int32_t pos) const { return cache_.can_truncate(pos); }
-  void truncate(int32_t pos) { cache_.truncate(pos); }  // throws std::invalid_argument
-  void reset() { cache_.clear(); }
+  // Evaluates one token for each item (each item's sequence at its own position) in one pass over the
+  // weights, and writes one row of n_vocab logits per item, in order, to logits_out (items.size() * n_vocab
+  // floats). Each row equals what forward() on that sequence alone gives, up to the summation order of the
+  // matrix products over several tokens. More than n_batch items run in steps of n_batch. Throws
+  // std::invalid_argument, with every cache unchanged, for: an unknown sequence, two items of one sequence,
+  // pos != that sequence's n_past, its context full, a token out of range, logits_out too small.
+  void forward_batch(std::span<const BatchItem> items, std::span<float> logits_out);
+
+  bool can_truncate(int32_t pos) const { return can_truncate(kDefaultSequence, pos); }
+  void truncate(int32_t pos) { truncate(kDefaultSequence, pos); }  // throws std::invalid_argument
+  void reset() { reset(kDefaultSequence); }
 
  private:
   Gemma4Model(gguf::GgufFile file, Gemma4Config config, const Gemma4ModelOptions& options);
-  // One step of n <= n_batch tokens at positions [pos, pos + n); logits rows for tokens >= first_row
-  // (n = none) go to `logits`.
-  void step(const int32_t* tokens, int64_t n, int32_t pos, int64_t first_row, float* logits);
-  void attention_block(uint32_t l, int64_t n, int32_t pos);
+  KvCache& cache(SequenceId seq);
+  const KvCache& cache(SequenceId seq) const;
+  // One step of n <= n_batch tokens, token t going to slots_[t] (a cache and a position). one_sequence: the
+  // tokens are consecutive positions of one sequence and attend to each other (prompt processing); else
+  // each is the next token of a different sequence. Logits rows for tokens >= first_row (n = none) go to
+  // `logits`.
+  void step(const int32_t* tokens, int64_t n, bool one_sequence, int64_t first_row, float* logits);
+  void attention_block(uint32_t l, int64_t n, bool one_sequence);
   void feed_forward_block(uint32_t l, int64_t n);
   void per_layer_inputs(const int32_t* tokens, int64_t n);
   void per_layer_embedding(uint32_t l, int64_t n);
@@ -95,7 +149,9 @@ class Gemma4Model {
   gguf::GgufFile file_;
   Gemma4Config config_;
   Gemma4Weights weights_;
-  KvCache cache_;
+  uint32_t n_ctx_ = 0;
+  uint32_t n_batch_ = 0;
+  std::vector<std::unique_ptr<KvCache>> sequences_;  // by SequenceId; null: free id
   AttentionPrecision attention_precision_;
   std::unique_ptr<tensor::ThreadPool> own_pool_;
   tensor::ThreadPool* pool_ = nullptr;
@@ -114,6 +170,14 @@ class Gemma4Model {
   std::vector<float> up_;
   std::vector<float> rope_swa_;   // cos/sin per token for sliding layers [n_batch][n_rot_swa]
   std::vector<float> rope_full_;  // and for full layers [n_batch][n_rot_full]
+  // Where each token of a step goes: its sequence's cache and its position [n_batch].
+  struct TokenSlot {
+    KvCache* cache = nullptr;
+    int32_t pos = 0;
+  };
+  std::vector<TokenSlot> slots_;
+  std::vector<AttentionRow> attention_rows_;  // [n_batch], for steps of several sequences
+  std::vector<int32_t> batch_tokens_;         // [n_batch], forward_batch's token ids gathered
   // Per-layer embeddings (E2B/E4B).
   std::vector<float> ple_;        // per-layer inputs [n_batch][n_layer][n_embd_per_layer]
   std::vector<float> ple_gate_;   // [n_batch][n_embd_per_layer]

@@ -33,6 +33,18 @@ uint64_t KvCache::bytes() const {
   return b;
 }
 
+uint64_t KvCache::bytes_for(const Gemma4Config& c, uint32_t n_ctx, uint32_t n_batch) {
+  // The same cell counts as the constructor's.
+  const uint64_t ring = std::min<uint64_t>(n_ctx, uint64_t{c.sliding_window} + n_batch);
+  uint64_t b = 0;
+  for (uint32_t l = 0; l < c.n_layer; ++l) {
+    if (!c.has_kv(l)) continue;
+    const uint64_t cells = c.is_swa[l] ? ring : n_ctx;
+    b += 2 * cells * c.n_head_kv(l) * c.head_dim(l) * sizeof(uint16_t);
+  }
+  return b;
+}
+
 void KvCache::advance(int32_t new_n_past) {
   if (new_n_past < n_past_ || static_cast<uint32_t>(new_n_past) > n_ctx_ ||
       static_cast<uint32_t>(new_n_past - n_past_) > n_batch_) {

@@ -71,6 +71,9 @@ class KvCache {
   KvLayer& layer(uint32_t l) { return layers_[source_[l]]; }
   const KvLayer& layer(uint32_t l) const { return layers_[source_[l]]; }
   uint64_t bytes() const;
+  // What a cache of this shape takes (bytes() of KvCache(config, n_ctx, n_batch)), without allocating it:
+  // for memory planning before sequences are created.
+  static uint64_t bytes_for(const Gemma4Config& config, uint32_t n_ctx, uint32_t n_batch);
 
   // The cache now also holds [n_past, new_n_past) (written by the caller); new_n_past <= n_ctx and the
   // step is at most n_batch positions.
