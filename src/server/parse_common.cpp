@@ -1,0 +1,152 @@
+#include "server/parse_common.h"
+
+#include <cctype>
+
+#include "server/base64.h"
+#include "server/go_duration.h"
+#include "server/ollama_options.h"
+
+namespace locus::server {
+
+text::ChatRole parse_role(const OrderedJson* value, const std::string& path) {
+  constexpr std::string_view kExpected = "\"system\", \"developer\", \"user\", \"assistant\" or \"tool\"";
+  if (value == nullptr || !value->is_string()) fail_field(path, kExpected, value);
+  std::string r = value->get<std::string>();
+  for (char& c : r) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (r == "system") return text::ChatRole::kSystem;
+  if (r == "developer") return text::ChatRole::kDeveloper;
+  if (r == "user") return text::ChatRole::kUser;
+  if (r == "assistant") return text::ChatRole::kAssistant;
+  if (r == "tool") return text::ChatRole::kTool;
+  fail_field(path, kExpected, value);
+}
+
+std::string decode_media_base64(const OrderedJson& value, const std::string& path) {
+  if (!value.is_string()) fail_field(path, "a base64 string", &value);
+  Base64Result r = decode_base64(value.get_ref<const std::string&>());
+  if (!r.bytes) {
+    throw FieldError(path, path + ": expected standard base64 (A-Z a-z 0-9 + /, '=' padded), found " + r.error);
+  }
+  if (r.bytes->empty()) throw FieldError(path, path + ": expected media bytes in base64, found an empty string");
+  return std::move(*r.bytes);
+}
+
+text::ContentPartKind sniff_media_kind(std::string_view b) {
+  auto at = [&](size_t offset, std::string_view magic) { return b.substr(offset, magic.size()) == magic; };
+  const bool wav = at(0, "RIFF") && at(8, "WAVE");
+  const bool mp3 = at(0, "ID3") ||
+                   (b.size() >= 2 && static_cast<unsigned char>(b[0]) == 0xFF &&
+                    (static_cast<unsigned char>(b[1]) & 0xE0) == 0xE0);
+  if (wav || mp3 || at(0, "fLaC") || at(0, "OggS")) return text::ContentPartKind::kAudio;
+  return text::ContentPartKind::kImage;
+}
+
+std::vector<nlohmann::json> parse_tools(const OrderedJson& tools, const std::string& path) {
+  if (!tools.is_array()) fail_field(path, "an array of tools", &tools);
+  std::vector<nlohmann::json> out;
+  for (size_t i = 0; i < tools.size(); ++i) {
+    const OrderedJson& t = tools[i];
+    const std::string p = index_path(path, i);
+    if (!t.is_object()) fail_field(p, "a tool object {\"type\":\"function\",\"function\":{...}}", &t);
+    if (auto type = read_string(t, "type", p); type && *type != "function") {
+      fail_field(field_path(p, "type"), "\"function\"", find_field(t, "type"));
+    }
+    const OrderedJson* f = find_field(t, "function");
+    if (f == nullptr || !f->is_object()) fail_field(field_path(p, "function"), "an object", f);
+    const std::string fp = field_path(p, "function");
+    const auto name = read_string(*f, "name", fp);
+    if (!name || name->empty()) fail_field(field_path(fp, "name"), "a non-empty string", find_field(*f, "name"));
+    if (const OrderedJson* params = find_field(*f, "parameters"); params != nullptr && !params->is_object()) {
+      fail_field(field_path(fp, "parameters"), "a JSON Schema object", params);
+    }
+    out.push_back(nlohmann::json(t));
+  }
+  return out;
+}
+
+nlohmann::json arguments_object(const OrderedJson& value, const std::string& path) {
+  if (!value.is_object()) fail_field(path, "an object", &value);
+  return nlohmann::json(value);
+}
+
+void check_sampling(const runtime::SamplingOptions& options, const std::string& prefix) {
+  if (auto e = runtime::validate(options)) {
+    // validate's messages start with the option's name.
+    const std::string name = e->substr(0, e->find(' '));
+    throw FieldError(prefix + name, prefix + *e);
+  }
+}
+
+int32_t read_top_logprobs(const OrderedJson& body, std::string_view key, const std::string& parent) {
+  const auto v = read_int(body, key, parent);
+  if (!v) return 0;
+  if (*v < 0 || *v > runtime::kMaxTopLogprobs) {
+    fail_field(field_path(parent, key), "an integer in [0, " + std::to_string(runtime::kMaxTopLogprobs) + "]",
+               find_field(body, key));
+  }
+  return static_cast<int32_t>(*v);
+}
+
+namespace {
+
+Think parse_ollama_think(const OrderedJson& v) {
+  Think t;
+  if (v.is_boolean()) {
+    t.mode = v.get<bool>() ? Think::Mode::kOn : Think::Mode::kOff;
+    if (v.get<bool>()) t.level = "medium";  // Ollama: true means "medium"
+    return t;
+  }
+  if (v.is_string()) {
+    const std::string& s = v.get_ref<const std::string&>();
+    if (s == "low" || s == "medium" || s == "high" || s == "max") {
+      t.mode = Think::Mode::kOn;
+      t.level = s;
+      return t;
+    }
+  }
+  fail_field("think", "true, false, \"low\", \"medium\", \"high\" or \"max\"", &v);
+}
+
+Format parse_ollama_format(const OrderedJson& v) {
+  Format f;
+  if (v.is_string()) {
+    const std::string& s = v.get_ref<const std::string&>();
+    if (s.empty()) return f;
+    if (s == "json") {
+      f.kind = Format::Kind::kJsonObject;
+      return f;
+    }
+  } else if (v.is_object()) {
+    f.kind = Format::Kind::kJsonSchema;
+    f.schema = v;
+    return f;
+  }
+  fail_field("format", "\"json\" or a JSON Schema object", &v);
+}
+
+}  // namespace
+
+void parse_ollama_common(const OrderedJson& body, ApiRequest& r) {
+  if (const OrderedJson* f = find_field(body, "format")) r.format = parse_ollama_format(*f);
+  if (const OrderedJson* o = find_field(body, "options")) {
+    apply_ollama_options(*o, "options", r.options, r.runner, r.warnings);
+  }
+  check_sampling(r.options, "options.");
+  r.stream = read_bool(body, "stream", "").value_or(true);
+  if (const OrderedJson* k = find_field(body, "keep_alive")) r.keep_alive = parse_keep_alive(*k, "keep_alive");
+  if (const OrderedJson* t = find_field(body, "think")) r.think = parse_ollama_think(*t);
+  r.truncate = read_bool(body, "truncate", "").value_or(true);
+  r.shift = read_bool(body, "shift", "").value_or(true);
+  r.logprobs = read_bool(body, "logprobs", "").value_or(false);
+  r.top_logprobs = read_top_logprobs(body, "top_logprobs", "");
+}
+
+std::string read_model(const OrderedJson& body) {
+  const OrderedJson* m = find_field(body, "model");
+  if (m == nullptr || !m->is_string() || m->get_ref<const std::string&>().empty()) {
+    fail_field("model", "a model name (a non-empty string)", m);
+  }
+  return m->get<std::string>();
+}
+
+}  // namespace locus::server
