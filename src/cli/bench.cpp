@@ -7,11 +7,16 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
+#include <optional>
 #include <random>
+#include <sstream>
 #include <thread>
 #include <vector>
 
 #include "model/gemma4_model.h"
+#include "runtime/gemma4_engine.h"
+#include "text/json_grammar.h"
 
 namespace locus::cli {
 namespace {
@@ -29,6 +34,90 @@ Stats stats(const std::vector<double>& v) {
   return s;
 }
 
+// Discards generated text; the benchmark only counts tokens.
+struct NullSink final : runtime::GenerateSink {
+  void on_text(std::string_view) override {}
+};
+
+std::shared_ptr<const text::JsonGrammar> bench_grammar(const std::string& format) {
+  if (format == "json") return text::any_json_object_grammar();
+  std::string schema_text = format;
+  if (!format.empty() && format[0] == '@') {
+    std::ifstream f(format.substr(1), std::ios::binary);
+    if (!f) throw std::invalid_argument("--format: cannot read " + format.substr(1));
+    std::ostringstream ss;
+    ss << f.rdbuf();
+    schema_text = ss.str();
+  }
+  const auto schema = nlohmann::ordered_json::parse(schema_text, nullptr, false);
+  if (schema.is_discarded()) throw std::invalid_argument("--format: not 'json', a JSON Schema or @FILE");
+  text::GrammarResult g = text::compile_json_schema(schema);
+  if (!g.grammar) throw std::invalid_argument("--format: " + g.error);
+  return g.grammar;
+}
+
+// tg through the generator: the sampler, stop handling and (with --format) the constraint, from a prompt of
+// just BOS. Rates count the tokens the generator evaluated after the prompt.
+int bench_sampled(const BenchOptions& o) {
+  std::shared_ptr<const text::JsonGrammar> grammar;
+  if (!o.format.empty()) grammar = bench_grammar(o.format);
+  runtime::EngineOptions eo;
+  eo.n_ctx = static_cast<uint32_t>(o.n_gen + 16);
+  eo.n_threads = o.n_threads;
+  eo.mmap = o.mmap;
+  auto engine = runtime::Gemma4Engine::load(o.model_path, eo);
+  runtime::Generator gen(*engine, *engine, engine->suppress_tokens());
+  std::optional<runtime::GrammarConstraint> constraint;
+  if (grammar) {
+    constraint.emplace(engine->constraint_vocab(),
+                       runtime::StructuredOutput{runtime::StructuredOutput::Kind::json, grammar, false});
+  }
+  const std::vector<int32_t> prompt = {engine->tokenizer().bos()};
+  std::vector<double> tg;
+  std::vector<int32_t> counts;
+  std::string last_reason;
+  for (int r = -1; r < o.reps; ++r) {  // r == -1: warm-up
+    runtime::GenerateRequest req;
+    req.prompt = prompt;
+    req.options.seed = 1000 + r;
+    req.options.num_predict = r < 0 ? 4 : o.n_gen;
+    req.options.num_ctx = static_cast<int32_t>(eo.n_ctx);
+    req.loop_guard_tokens = 0;
+    if (constraint) {
+      constraint->reset();
+      req.constraint = &*constraint;
+    }
+    NullSink sink;
+    const runtime::GenerateResult res = gen.generate(req, sink);
+    if (res.reason == runtime::DoneReason::error) throw std::runtime_error(res.error);
+    if (r < 0) continue;
+    // eval_seconds runs from the prompt's logits to the end: eval_count - 1 forward passes and eval_count draws.
+    tg.push_back(res.eval_count / res.eval_seconds);
+    counts.push_back(res.eval_count);
+    last_reason = runtime::done_reason_name(res.reason);
+  }
+  const std::string name = o.model_path.substr(o.model_path.find_last_of('/') + 1);
+  const Stats s = stats(tg);
+  if (o.json) {
+    nlohmann::ordered_json j;
+    j["model"] = name;
+    j["threads"] = engine->model().pool().size();
+    j["mode"] = grammar ? "sampled+format" : "sampled";
+    j["tg"] = {{"n", o.n_gen}, {"tokens_per_s", s.mean}, {"stddev", s.stddev}, {"runs", tg}, {"tokens", counts},
+               {"done_reason", last_reason}};
+    if (constraint) j["mask_cache"] = {{"hits", constraint->cache_hits()}, {"misses", constraint->cache_misses()}};
+    std::printf("%s\n", j.dump(2).c_str());
+    return 0;
+  }
+  std::printf("| %-32s | %7d | %14s | %18s |\n", "model", engine->model().pool().size(), "test", "t/s");
+  std::printf("| %-32s | %7d | %14s | %10.2f ± %5.2f |\n", name.c_str(), engine->model().pool().size(),
+              ((grammar ? "tg-format" : "tg-sampled") + std::to_string(o.n_gen)).c_str(), s.mean, s.stddev);
+  if (constraint) {
+    std::printf("mask cache: %zu hits, %zu misses\n", constraint->cache_hits(), constraint->cache_misses());
+  }
+  return 0;
+}
+
 }  // namespace
 
 CLI::App* add_bench_command(CLI::App& app, BenchOptions& o) {
@@ -41,6 +130,12 @@ CLI::App* add_bench_command(CLI::App& app, BenchOptions& o) {
   cmd->add_option("-b,--batch-size", o.n_batch, "prompt batch size")->capture_default_str();
   cmd->add_flag("--json", o.json, "print JSON");
   cmd->add_flag("--mmap", o.mmap, "use the weights in place from the memory-mapped file (as `locus run --mmap`)");
+  cmd->add_flag("--sampled", o.sampled,
+                "tg through the whole generation loop (sampling with Ollama's default options) instead of greedy "
+                "forward passes; pp is skipped");
+  cmd->add_option("--format", o.format,
+                  "with --sampled: constrain the output ('json', a JSON Schema or @FILE) to measure the "
+                  "structured-output overhead");
   return cmd;
 }
 
@@ -48,6 +143,18 @@ int bench(const BenchOptions& o) {
   if (o.n_prompt < 0 || o.n_gen < 0 || o.reps < 1 || o.n_batch < 1) {
     std::fprintf(stderr, "locus: bench needs -p >= 0, -n >= 0, -r >= 1, -b >= 1\n");
     return 2;
+  }
+  if (!o.format.empty() && !o.sampled) {
+    std::fprintf(stderr, "locus: bench --format needs --sampled\n");
+    return 2;
+  }
+  if (o.sampled) {
+    try {
+      return bench_sampled(o);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "locus: %s\n", e.what());
+      return 1;
+    }
   }
   model::Gemma4ModelOptions mo;
   mo.n_ctx = static_cast<uint32_t>(std::max(o.n_prompt, o.n_gen) + 16);

@@ -20,6 +20,10 @@ struct BenchOptions {
   int n_batch = 512;
   bool json = false;
   bool mmap = false;
+  // tg through the whole generation loop (sampler with Ollama's default options, stop handling), optionally
+  // under a structured-output constraint: "json", a JSON Schema, or @FILE. Measures the constraint's cost.
+  bool sampled = false;
+  std::string format;
 };
 
 CLI::App* add_bench_command(CLI::App& app, BenchOptions& o);

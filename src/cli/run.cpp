@@ -8,6 +8,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <sstream>
 
@@ -15,6 +16,7 @@
 #include "common/human.h"
 #include "runtime/gemma4_engine.h"
 #include "text/chat_renderer.h"
+#include "text/json_grammar.h"
 #include "text/output_parser.h"
 
 namespace locus::cli {
@@ -138,7 +140,8 @@ void print_timings(const runtime::GenerateResult& r, double load_s, double total
 
 // One answer: tokenize, generate (streaming to stdout), report. Returns false on error.
 bool answer(runtime::Gemma4Engine& engine, runtime::Generator& gen, const std::string& prompt_text, bool raw,
-            const RunOptions& o, double load_s, std::string* answer_out) {
+            const RunOptions& o, const std::shared_ptr<const text::JsonGrammar>& format, double load_s,
+            std::string* answer_out) {
   const auto t0 = std::chrono::steady_clock::now();
   // Rendered chat prompts carry their own <bos>; raw prompts get the BOS the model asks for.
   const std::vector<int32_t> tokens =
@@ -148,6 +151,12 @@ bool answer(runtime::Gemma4Engine& engine, runtime::Generator& gen, const std::s
   req.prompt = tokens;
   req.options = o.sampling;
   req.cancel = &g_cancel;
+  req.loop_guard_tokens = o.loop_guard;
+  std::optional<runtime::GrammarConstraint> constraint;
+  if (format != nullptr) {
+    constraint.emplace(engine.constraint_vocab(), runtime::StructuredOutput{runtime::StructuredOutput::Kind::json, format});
+    req.constraint = &*constraint;
+  }
   ChatSink sink(raw, o.think, o.hide_thinking, o.verbose);
   g_cancel.store(false);
   g_generating.store(true);
@@ -163,6 +172,10 @@ bool answer(runtime::Gemma4Engine& engine, runtime::Generator& gen, const std::s
     return false;
   }
   if (result.reason == runtime::DoneReason::cancelled) std::fprintf(stderr, "(stopped)\n");
+  if (result.reason == runtime::DoneReason::repetition) {
+    std::fprintf(stderr, "locus: stopped: the model was repeating itself (a cycle of %d token%s; --loop-guard)\n",
+                 result.loop_period, result.loop_period == 1 ? "" : "s");
+  }
   if (o.verbose) print_timings(result, load_s, total + load_s);
   return true;
 }
@@ -246,7 +259,8 @@ bool read_message(std::string& out) {
   return true;
 }
 
-int interactive(runtime::Gemma4Engine& engine, runtime::Generator& gen, RunOptions& o, double load_s) {
+int interactive(runtime::Gemma4Engine& engine, runtime::Generator& gen, RunOptions& o,
+                const std::shared_ptr<const text::JsonGrammar>& format, double load_s) {
   std::vector<Turn> turns;
   std::string msg;
   while (read_message(msg)) {
@@ -279,7 +293,7 @@ int interactive(runtime::Gemma4Engine& engine, runtime::Generator& gen, RunOptio
     turns.push_back({"user", msg});
     std::string reply;
     const std::string prompt = o.raw ? msg : render_turns(turns, o.think);
-    if (!answer(engine, gen, prompt, o.raw, o, load_s, &reply)) {
+    if (!answer(engine, gen, prompt, o.raw, o, format, load_s, &reply)) {
       turns.pop_back();
       continue;
     }
@@ -316,11 +330,71 @@ CLI::App* add_run_command(CLI::App& app, RunOptions& o) {
                 "use the weights in place from the memory-mapped file: quicker start and pages shared with other "
                 "processes, but slower generation (default: read them into memory once)");
   cmd->add_flag("--raw", o.raw, "send the prompt as it is, without the chat turn markers");
-  cmd->add_flag("--think", o.think, "let the model think before answering (thinking text is shown dimmed)");
+  cmd->add_flag("--think{true}", o.think_value,
+                "--think or --think=true lets the model think before answering (thinking is shown dimmed); "
+                "--think=false turns it off (the default). Levels low, medium, high, max are accepted and mean "
+                "on: Gemma 4's format has no effort levels");
+  cmd->add_option("--format", o.format,
+                  "constrain the answer: 'json' for any JSON object, or a JSON Schema given inline or as @FILE "
+                  "(the answer then always parses and validates)");
+  cmd->add_option("--loop-guard", o.loop_guard,
+                  "end an answer that has collapsed into repeating itself once the repetition spans this many "
+                  "tokens; 0 disables")
+      ->capture_default_str();
   cmd->add_flag("--hidethinking", o.hide_thinking, "do not show the model's thinking");
   cmd->add_flag("--verbose", o.verbose,
                 "print timings after each answer, and the output parser's warnings about malformed model output");
   return cmd;
+}
+
+// --think's value: true/false, or a level, which Gemma 4 cannot express and so means on (said once).
+static bool parse_think(const std::string& v, bool* think) {
+  if (v.empty() || v == "false" || v == "0" || v == "off" || v == "none") {
+    *think = false;
+  } else if (v == "true" || v == "1" || v == "on") {
+    *think = true;
+  } else if (v == "low" || v == "medium" || v == "high" || v == "max") {
+    *think = true;
+    std::fprintf(stderr, "locus: Gemma 4 has no thinking levels; --think=%s turns thinking on\n", v.c_str());
+  } else {
+    std::fprintf(stderr, "locus: --think takes true, false, low, medium, high or max, got '%s'\n", v.c_str());
+    return false;
+  }
+  return true;
+}
+
+// --format: "json", an inline schema, or @FILE. Errors (unreadable file, bad JSON, unsupported schema features)
+// come before the model loads.
+static bool parse_format(const std::string& v, std::shared_ptr<const text::JsonGrammar>* out) {
+  if (v.empty()) return true;
+  if (v == "json") {
+    *out = text::any_json_object_grammar();
+    return true;
+  }
+  std::string schema_text = v;
+  if (v[0] == '@') {
+    std::ifstream f(v.substr(1), std::ios::binary);
+    if (!f) {
+      std::fprintf(stderr, "locus: --format: cannot read %s\n", v.substr(1).c_str());
+      return false;
+    }
+    std::ostringstream ss;
+    ss << f.rdbuf();
+    schema_text = ss.str();
+  }
+  nlohmann::ordered_json schema = nlohmann::ordered_json::parse(schema_text, nullptr, false);
+  if (schema.is_discarded()) {
+    std::fprintf(stderr, "locus: --format takes 'json', a JSON Schema or @FILE; this is not JSON: %.60s\n",
+                 schema_text.c_str());
+    return false;
+  }
+  text::GrammarResult g = text::compile_json_schema(schema);
+  if (!g.grammar) {
+    std::fprintf(stderr, "locus: --format: %s\n", g.error.c_str());
+    return false;
+  }
+  *out = g.grammar;
+  return true;
 }
 
 int run(RunOptions& o) {
@@ -328,6 +402,9 @@ int run(RunOptions& o) {
     std::fprintf(stderr, "locus: %s\n", err->c_str());
     return 2;
   }
+  if (!parse_think(o.think_value, &o.think)) return 2;
+  std::shared_ptr<const text::JsonGrammar> format;
+  if (!parse_format(o.format, &format)) return 2;
   const auto t0 = std::chrono::steady_clock::now();
   runtime::EngineOptions eo;
   eo.n_ctx = o.sampling.num_ctx > 0 ? static_cast<uint32_t>(o.sampling.num_ctx) : 4096;
@@ -353,7 +430,7 @@ int run(RunOptions& o) {
   }
   if (!o.prompt.empty()) {
     const std::string prompt = o.raw ? o.prompt : render_turns({{"user", o.prompt}}, o.think);
-    return answer(*engine, gen, prompt, o.raw, o, load_s, nullptr) ? 0 : 1;
+    return answer(*engine, gen, prompt, o.raw, o, format, load_s, nullptr) ? 0 : 1;
   }
   if (!isatty(STDIN_FILENO)) {
     std::ostringstream ss;
@@ -361,9 +438,9 @@ int run(RunOptions& o) {
     const std::string text = ss.str();
     if (text.empty()) return 0;
     const std::string prompt = o.raw ? text : render_turns({{"user", text}}, o.think);
-    return answer(*engine, gen, prompt, o.raw, o, load_s, nullptr) ? 0 : 1;
+    return answer(*engine, gen, prompt, o.raw, o, format, load_s, nullptr) ? 0 : 1;
   }
-  return interactive(*engine, gen, o, load_s);
+  return interactive(*engine, gen, o, format, load_s);
 }
 
 }  // namespace locus::cli

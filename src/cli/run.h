@@ -22,6 +22,9 @@ struct RunOptions {
   bool verbose = false;  // timings after each answer
   bool hide_thinking = false;  // do not show thinking text
   bool think = false;    // open the turn without the empty thought block (the model may think)
+  std::string think_value;  // --think[=VALUE] as given: true, false, or a level (low, medium, high, max)
+  std::string format;    // --format: "json", a JSON Schema, or @FILE holding one; empty = free text
+  int loop_guard = 256;  // --loop-guard: tokens of exact repetition that end the answer; 0 disables
   bool mmap = false;     // weights in place from the mapped file (Gemma4ModelOptions::mmap)
 };
 

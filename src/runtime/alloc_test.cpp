@@ -156,3 +156,52 @@ TEST(NoAllocationsPerToken, CounterWorks) {
 
 }  // namespace
 }  // namespace locus::runtime
+
+#include "runtime/grammar_constraint.h"
+#include "text/json_grammar.h"
+
+namespace locus::runtime {
+namespace {
+
+// Structured output: mask computation, the mask cache (misses and hits) and the matcher allocate nothing per
+// token either. A vocabulary of single bytes plus the end of generation, under a schema whose strings are
+// bounded, so the generation runs through keys, strings, numbers and arrays.
+TEST(NoAllocationsPerToken, StructuredOutput) {
+  std::vector<std::pair<ConstraintVocab::Kind, std::string>> pieces;
+  pieces.emplace_back(ConstraintVocab::kEog, "");
+  for (int b = 1; b < 256; ++b) pieces.emplace_back(ConstraintVocab::kText, std::string(1, static_cast<char>(b)));
+  for (const char* t : {"{\"", "\":", "\",", "name", "tags", "12", "abc"}) pieces.emplace_back(ConstraintVocab::kText, t);
+  const int32_t n_vocab = static_cast<int32_t>(pieces.size());
+  auto vocab = ConstraintVocab::from_pieces(pieces);
+  const text::GrammarResult g = text::compile_json_schema(nlohmann::ordered_json::parse(
+      R"({"type":"object","properties":{"name":{"type":"string","maxLength":400},"tags":{"type":"array",
+          "items":{"type":"number"},"maxItems":50}},"required":["name","tags"]})"));
+  ASSERT_TRUE(g.grammar) << g.error;
+  GrammarConstraint constraint(vocab, {StructuredOutput::Kind::json, g.grammar});
+
+  FakeModel model(n_vocab, 4096);
+  FakeText text(n_vocab);
+  for (int32_t id = 1; id < n_vocab; ++id) text.set(id, pieces[static_cast<size_t>(id)].second);
+  text.set_eog(0);
+  model.banned = {0};
+  Generator gen(model, text);
+  std::vector<int32_t> prompt(20);
+  std::iota(prompt.begin(), prompt.end(), 40);
+  GenerateRequest req;
+  req.prompt = prompt;
+  req.options.seed = 5;
+  req.options.num_predict = 120;
+  req.loop_guard_tokens = 0;
+  req.constraint = &constraint;
+  ArmingSink sink(8);
+  g_allocations.store(0);
+  const GenerateResult r = gen.generate(req, sink);
+  g_armed.store(false);
+  ASSERT_NE(r.reason, DoneReason::error) << r.error;
+  EXPECT_GT(r.eval_count, 40);
+  EXPECT_GT(constraint.cache_misses(), 8u);  // the mask was recomputed while armed, not only looked up
+  EXPECT_EQ(g_allocations.load(), 0) << "allocations during " << (r.eval_count - 8) << " constrained tokens";
+}
+
+}  // namespace
+}  // namespace locus::runtime

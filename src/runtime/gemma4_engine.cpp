@@ -42,6 +42,11 @@ void Gemma4Engine::eval(std::span<const int32_t> tokens, int32_t pos, std::span<
   model_->forward(tokens, pos, last_logits, false);
 }
 
+std::shared_ptr<const ConstraintVocab> Gemma4Engine::constraint_vocab() const {
+  std::call_once(constraint_vocab_once_, [this] { constraint_vocab_ = ConstraintVocab::from_tokenizer(tokenizer_); });
+  return constraint_vocab_;
+}
+
 void Gemma4Engine::truncate(int32_t pos) {
   if (pos < model_->n_past()) model_->truncate(pos);
 }

@@ -4,12 +4,14 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "model/gemma4_model.h"
 #include "runtime/generator.h"
+#include "runtime/grammar_constraint.h"
 #include "text/tokenizer.h"
 
 namespace locus::runtime {
@@ -43,6 +45,9 @@ class Gemma4Engine final : public LanguageModel, public TokenText {
   // The GGUF's tokenizer.ggml.suppress_tokens (ids the sampler must never pick).
   const std::vector<int32_t>& suppress_tokens() const { return suppress_; }
 
+  // The vocabulary as structured-output constraints see it, built on first use (~20 ms, a few MB) and shared.
+  std::shared_ptr<const ConstraintVocab> constraint_vocab() const;
+
  private:
   Gemma4Engine(std::unique_ptr<model::Gemma4Model> model, text::Tokenizer tokenizer);
 
@@ -51,6 +56,8 @@ class Gemma4Engine final : public LanguageModel, public TokenText {
   std::vector<std::string> pieces_;  // text of every token (control tokens empty except the chat markers, which
                                      // the output parser reads), built once so decoding never allocates
   std::vector<int32_t> suppress_;
+  mutable std::once_flag constraint_vocab_once_;
+  mutable std::shared_ptr<const ConstraintVocab> constraint_vocab_;
 };
 
 }  // namespace locus::runtime

@@ -12,6 +12,7 @@ const char* done_reason_name(DoneReason reason) {
     case DoneReason::length: return "length";
     case DoneReason::cancelled: return "cancelled";
     case DoneReason::error: return "error";
+    case DoneReason::repetition: return "repetition";
   }
   return "error";
 }
@@ -50,7 +51,8 @@ Generator::Generator(LanguageModel& model, const TokenText& text, std::span<cons
     : model_(model),
       text_(text),
       sampler_(SamplingOptions{}, model.n_vocab(), suppress_tokens),
-      logits_(static_cast<size_t>(model.n_vocab())) {}
+      logits_(static_cast<size_t>(model.n_vocab())),
+      masked_(static_cast<size_t>(model.n_vocab())) {}
 
 void Generator::emit(std::string_view bytes, GenerateSink& sink) {
   if (bytes.empty()) return;
@@ -105,6 +107,7 @@ GenerateResult Generator::generate(const GenerateRequest& request, GenerateSink&
 
   sampler_.set_options(options);
   stops_.set_stops(options.stop);
+  loop_guard_.reset(request.loop_guard_tokens);
   tokens_.clear();
   tokens_.reserve(static_cast<size_t>(n_ctx) + 1);
   tokens_.insert(tokens_.end(), request.prompt.begin(), request.prompt.begin() + cut.keep);
@@ -148,7 +151,19 @@ GenerateResult Generator::generate(const GenerateRequest& request, GenerateSink&
       break;
     }
     // Penalties see the prompt too, as in llama.cpp's server and Ollama's llama.cpp runner.
-    const int32_t token = sampler_.sample(logits_, tokens_);
+    int32_t token = sampler_.sample(logits_, tokens_);
+    if (request.constraint != nullptr && token >= 0 && !request.constraint->allows(token)) {
+      std::copy(logits_.begin(), logits_.end(), masked_.begin());
+      request.constraint->mask(masked_);
+      token = sampler_.sample(masked_, tokens_);
+      if (token < 0) {
+        const int32_t count = result.eval_count;
+        result = error_result("the output constraint allows no token after " + std::to_string(count) +
+                              " tokens (the model gives every allowed token zero probability)");
+        result.eval_count = count;
+        break;
+      }
+    }
     if (token < 0) {
       const int32_t count = result.eval_count;
       result = error_result("the model produced no finite logits after " + std::to_string(count) +
@@ -157,6 +172,7 @@ GenerateResult Generator::generate(const GenerateRequest& request, GenerateSink&
       break;
     }
     ++result.eval_count;
+    if (request.constraint != nullptr) request.constraint->accept(token);
     if (text_.is_eog(token)) {
       result.reason = DoneReason::stop;
       result.stop_token = token;
@@ -173,6 +189,11 @@ GenerateResult Generator::generate(const GenerateRequest& request, GenerateSink&
     if (matched.stopped) {
       result.reason = DoneReason::stop;
       result.stop_index = matched.stop_index;
+      break;
+    }
+    if (loop_guard_.feed(token)) {
+      result.reason = DoneReason::repetition;
+      result.loop_period = loop_guard_.period();
       break;
     }
     if (num_predict > 0 && result.eval_count >= num_predict) {

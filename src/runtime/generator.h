@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "runtime/repetition_guard.h"
 #include "runtime/sampler.h"
 #include "runtime/sampling_options.h"
 #include "runtime/stop_strings.h"
@@ -41,6 +42,21 @@ struct TokenText {
   virtual bool is_eog(int32_t id) const = 0;
 };
 
+// Restricts which tokens may come next (structured output: a JSON Schema, a forced tool call). The generator
+// samples as usual and asks allows() about the token drawn; only when it is refused does it call mask() and
+// sample again from what is left (llama.cpp's order too). Without truncation (top_k, top_p, min_p off) that is
+// exactly sampling from the masked distribution: p(t) + (1 - p(allowed)) * p(t) / p(allowed) = p(t) / p(allowed);
+// with truncation the first draw sees the unmasked top tokens. Greedy decoding gives the allowed argmax either
+// way. accept() follows every token generated, the end-of-generation token included. Implementations keep
+// their buffers across tokens: the token loop must not allocate.
+struct TokenConstraint {
+  virtual ~TokenConstraint() = default;
+  virtual bool allows(int32_t token) = 0;
+  // Sets the logits of every refused token to -infinity.
+  virtual void mask(std::span<float> logits) = 0;
+  virtual void accept(int32_t token) = 0;
+};
+
 struct GenerateRequest {
   std::span<const int32_t> prompt;  // rendered and tokenized, BOS included
   SamplingOptions options;
@@ -51,10 +67,14 @@ struct GenerateRequest {
   bool logprobs = false;      // report TokenLogprobs with each token
   int32_t top_logprobs = 0;   // [0, kMaxTopLogprobs]
   const std::atomic<bool>* cancel = nullptr;  // set from any thread; checked between tokens and batches
+  TokenConstraint* constraint = nullptr;      // structured output; not owned
+  // Ends generation with DoneReason::repetition once the output has collapsed into a loop (repetition_guard.h);
+  // <= 0 disables.
+  int32_t loop_guard_tokens = RepetitionGuard::kDefaultMinTokens;
 };
 
-enum class DoneReason { stop, length, cancelled, error };
-// "stop", "length", "cancelled", "error": Ollama's done_reason names for the first two.
+enum class DoneReason { stop, length, cancelled, error, repetition };
+// "stop", "length", "cancelled", "error", "repetition": Ollama's done_reason names for the first two.
 const char* done_reason_name(DoneReason reason);
 
 struct GenerateResult {
@@ -68,6 +88,7 @@ struct GenerateResult {
   double prompt_eval_seconds = 0.0;   // start of the request until the first logits (Ollama's prompt_eval_duration)
   double eval_seconds = 0.0;          // first logits until done (Ollama's eval_duration)
   uint64_t seed = 0;                  // the sampler's seed, drawn when options.seed == -1
+  int32_t loop_period = 0;            // reason == repetition: the period of the loop, in tokens
 };
 
 // Receives a request's events, on the generating thread. Implementations should not block for long:
@@ -112,7 +133,9 @@ class Generator {
   StopMatcher stops_;
   Utf8Stream utf8_;
   std::vector<float> logits_;
+  std::vector<float> masked_;  // logits_ with a constraint's refused tokens at -inf
   std::vector<int32_t> tokens_;
+  RepetitionGuard loop_guard_;
   TokenLogprobs logprobs_;
 };
 

@@ -489,3 +489,110 @@ TEST(Generator, SuppressedTokensAreNeverGenerated) {
 
 }  // namespace
 }  // namespace locus::runtime
+
+namespace locus::runtime {
+namespace {
+
+TEST(Generator, LoopGuardEndsRepetitionCollapse) {
+  Fixture f;
+  f.model.script = std::vector<int32_t>(2000, 42);
+  f.model.script_from = 5;
+  Generator g(f.model, f.text);
+  const auto prompt = iota_prompt(5);
+  RecordingSink sink;
+  GenerateRequest req;
+  req.prompt = prompt;
+  req.options = greedy();
+  req.loop_guard_tokens = 100;
+  const GenerateResult r = g.generate(req, sink);
+  EXPECT_EQ(r.reason, DoneReason::repetition);
+  EXPECT_STREQ(done_reason_name(r.reason), "repetition");
+  EXPECT_EQ(r.loop_period, 1);
+  EXPECT_EQ(r.eval_count, 100);
+
+  req.loop_guard_tokens = 0;  // off: the same run goes on to num_predict
+  req.options.num_predict = 300;
+  RecordingSink sink2;
+  EXPECT_EQ(g.generate(req, sink2).reason, DoneReason::length);
+  EXPECT_EQ(sink2.tokens.size(), 300u);
+}
+
+// Allows only tokens in [lo, hi) and, after `stop_after` tokens, only the end-of-generation token.
+class RangeConstraint : public TokenConstraint {
+ public:
+  RangeConstraint(int32_t lo, int32_t hi, int32_t eog, int stop_after)
+      : lo_(lo), hi_(hi), eog_(eog), stop_after_(stop_after) {}
+  bool allows(int32_t token) override {
+    ++allows_calls;
+    if (accepted_ >= stop_after_) return token == eog_;
+    return token >= lo_ && token < hi_;
+  }
+  void mask(std::span<float> logits) override {
+    ++mask_calls;
+    for (size_t i = 0; i < logits.size(); ++i) {
+      if (!allows_no_count(static_cast<int32_t>(i))) logits[i] = -INFINITY;
+    }
+  }
+  void accept(int32_t token) override {
+    EXPECT_TRUE(allows_no_count(token)) << "generator accepted a refused token " << token;
+    ++accepted_;
+  }
+  int allows_calls = 0;
+  int mask_calls = 0;
+
+ private:
+  bool allows_no_count(int32_t token) const {
+    if (accepted_ >= stop_after_) return token == eog_;
+    return token >= lo_ && token < hi_;
+  }
+  int32_t lo_, hi_, eog_;
+  int stop_after_;
+  int accepted_ = 0;
+};
+
+TEST(Generator, ConstraintRestrictsEveryTokenAndEndsTheOutput) {
+  for (float temperature : {0.0f, 0.8f, 1.5f}) {
+    Fixture f;
+    f.model.banned.clear();
+    Generator g(f.model, f.text);
+    const auto prompt = iota_prompt(5);
+    RangeConstraint c(200, 210, kEos, 20);
+    RecordingSink sink;
+    GenerateRequest req;
+    req.prompt = prompt;
+    req.options = greedy();
+    req.options.temperature = temperature;
+    req.options.seed = 7;
+    req.constraint = &c;
+    const GenerateResult r = g.generate(req, sink);
+    EXPECT_EQ(r.reason, DoneReason::stop) << r.error;
+    EXPECT_EQ(r.stop_token, kEos);
+    ASSERT_EQ(sink.tokens.size(), 20u);
+    for (int32_t t : sink.tokens) {
+      EXPECT_GE(t, 200);
+      EXPECT_LT(t, 210);
+    }
+    EXPECT_GT(c.mask_calls, 0);  // the fake model's argmax is almost never in the range
+  }
+}
+
+TEST(Generator, ConstraintIsNotAskedToMaskWhenTheDrawnTokenIsAllowed) {
+  Fixture f;
+  f.model.script = {300, 301, 302, 303};
+  f.model.script_from = 5;
+  Generator g(f.model, f.text);
+  const auto prompt = iota_prompt(5);
+  RangeConstraint c(300, 304, kEos, 100);
+  RecordingSink sink;
+  GenerateRequest req;
+  req.prompt = prompt;
+  req.options = greedy();
+  req.options.num_predict = 4;
+  req.constraint = &c;
+  g.generate(req, sink);
+  EXPECT_EQ(sink.tokens, (std::vector<int32_t>{300, 301, 302, 303}));
+  EXPECT_EQ(c.mask_calls, 0);
+}
+
+}  // namespace
+}  // namespace locus::runtime
