@@ -1,5 +1,6 @@
 #include "runtime/grammar_constraint.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -80,6 +81,25 @@ void ConstraintVocab::index() {
     const Kind k = kind[static_cast<size_t>(id)];
     if (k == kText) ++group_size[static_cast<uint8_t>(bytes[offset[static_cast<size_t>(id)]])];
     if (k != kText && k != kNever) specials.push_back(id);
+  }
+  code_points.assign(static_cast<size_t>(n), 0);
+  for (const text::JsonDialect d : {text::JsonDialect::kJson, text::JsonDialect::kGemmaToolArgs}) {
+    PlainText& p = plain[static_cast<size_t>(d)];
+    p.bits.assign((static_cast<size_t>(n) + 63) / 64, 0);
+    for (int32_t id = 0; id < n; ++id) {
+      if (kind[static_cast<size_t>(id)] != kText) continue;
+      const std::optional<uint32_t> len = text::plain_string_length(text(id), d);
+      if (!len) {
+        p.other_text.push_back(id);
+        continue;
+      }
+      p.bits[static_cast<size_t>(id) >> 6] |= uint64_t{1} << (id & 63);
+      p.by_length.push_back(id);
+      code_points[static_cast<size_t>(id)] = static_cast<uint16_t>(std::min<uint32_t>(*len, 0xFFFF));
+    }
+    std::stable_sort(p.by_length.begin(), p.by_length.end(), [this](int32_t a, int32_t b) {
+      return code_points[static_cast<size_t>(a)] > code_points[static_cast<size_t>(b)];
+    });
   }
   uint32_t at = 0;
   for (size_t b = 0; b < 256; ++b) {
@@ -165,28 +185,44 @@ void GrammarConstraint::compute_mask(std::vector<uint64_t>& bits) const {
   // Copies made with copy_from move only the frames in use (a full copy is ~350 bytes, per token).
   text::JsonMatcher first = matcher_;
   text::JsonMatcher probe = matcher_;
-  for (int b = 0; b < 256; ++b) {
-    const uint32_t begin = v.group_begin[static_cast<size_t>(b)];
-    const uint32_t end = v.group_begin[static_cast<size_t>(b) + 1];
-    if (begin == end) continue;
-    first.copy_from(matcher_);
-    if (!first.advance(static_cast<uint8_t>(b))) continue;
-    for (uint32_t i = begin; i < end; ++i) {
-      const int32_t id = v.by_first_byte[i];
-      const std::string_view t = v.text(id);
-      if (t.size() == 1) {
-        set(id);
-        continue;
+  if (const std::optional<uint32_t> budget = matcher_.plain_string_budget()) {
+    // Inside a string: plain tokens by their length alone, only the rest (quotes, escapes, control bytes,
+    // pieces of a UTF-8 character) through the matcher.
+    const ConstraintVocab::PlainText& p = v.plain[static_cast<size_t>(output_.grammar->dialect)];
+    std::copy(p.bits.begin(), p.bits.end(), bits.begin());
+    for (const int32_t id : p.by_length) {
+      if (v.code_points[static_cast<size_t>(id)] <= *budget) break;
+      bits[static_cast<size_t>(id) >> 6] &= ~(uint64_t{1} << (id & 63));
+    }
+    for (const int32_t id : p.other_text) {
+      probe.copy_from(matcher_);
+      if (probe.advance(v.text(id))) set(id);
+    }
+  } else {
+    // Elsewhere: whole groups of tokens fall when the state refuses their first byte.
+    for (int b = 0; b < 256; ++b) {
+      const uint32_t begin = v.group_begin[static_cast<size_t>(b)];
+      const uint32_t end = v.group_begin[static_cast<size_t>(b) + 1];
+      if (begin == end) continue;
+      first.copy_from(matcher_);
+      if (!first.advance(static_cast<uint8_t>(b))) continue;
+      for (uint32_t i = begin; i < end; ++i) {
+        const int32_t id = v.by_first_byte[i];
+        const std::string_view t = v.text(id);
+        if (t.size() == 1) {
+          set(id);
+          continue;
+        }
+        probe.copy_from(first);
+        if (probe.advance(t.substr(1))) set(id);
       }
-      probe.copy_from(first);
-      if (probe.advance(t.substr(1))) set(id);
     }
   }
   // The special tokens that the matcher phases allow.
   for (int32_t id : v.specials) {
     const ConstraintVocab::Kind k = v.kind[static_cast<size_t>(id)];
     if (k == ConstraintVocab::kQuote && phase_ == Phase::call_body) {
-      text::JsonMatcher probe = matcher_;
+      probe.copy_from(matcher_);
       if (probe.advance(text::kSymQuote)) set(id);
     } else if (k == ConstraintVocab::kEog && phase_ == Phase::body && matcher_.can_end()) {
       set(id);

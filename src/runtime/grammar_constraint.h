@@ -51,6 +51,17 @@ struct ConstraintVocab {
   std::array<uint32_t, 257> group_begin{};  // by_first_byte[group_begin[b], group_begin[b + 1]) start with b
   std::vector<int32_t> specials;  // every token that is neither kText nor kNever
 
+  // Inside a plain string (text::JsonMatcher::plain_string_budget) a text token is allowed exactly when it is
+  // plain (text::plain_string_length) and short enough, so most of the vocabulary needs no simulation there.
+  // Per dialect (text::JsonDialect as index):
+  struct PlainText {
+    std::vector<uint64_t> bits;        // plain tokens
+    std::vector<int32_t> by_length;    // plain tokens, longest (in code points) first
+    std::vector<int32_t> other_text;   // kText tokens that are not plain: these are simulated
+  };
+  std::array<PlainText, 2> plain;
+  std::vector<uint16_t> code_points;  // per token: its length in code points when plain in some dialect
+
   int32_t size() const { return static_cast<int32_t>(kind.size()); }
   std::string_view text(int32_t id) const {
     return std::string_view(bytes).substr(offset[static_cast<size_t>(id)],

@@ -230,25 +230,38 @@ TEST(GrammarConstraint, ForcedToolCallsValidate) {
 TEST(GrammarConstraint, MaskAgreesWithAllowsEverywhere) {
   TestVocab v;
   auto cv = ConstraintVocab::from_pieces(v.pieces);
-  auto grammar = compile(R"({"type":"object","properties":{"name":{"type":"string"},"tags":{"type":"array",
-      "items":{"type":"number"}}}})");
+  std::vector<StructuredOutput> outputs = {
+      {StructuredOutput::Kind::json, compile(R"({"type":"object","properties":{"name":{"type":"string"},"tags":
+          {"type":"array","items":{"type":"number"}}}})")},
+      // Bounded strings: the plain-text shortcut must cut tokens by their length in code points.
+      {StructuredOutput::Kind::json, compile(R"({"type":"object","properties":{"a":{"type":"string","maxLength":3},
+          "b":{"type":"string","minLength":2,"maxLength":7},"d":{"type":"string","format":"date"}},
+          "required":["a","b","d"]})")},
+      {StructuredOutput::Kind::json, text::any_json_object_grammar()}};
+  const text::GrammarResult tools = text::compile_tool_call_grammar({nlohmann::ordered_json::parse(
+      R"({"name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string","maxLength":5},
+          "unit":{"type":"string"}},"required":["city"]}})")});
+  ASSERT_TRUE(tools.grammar) << tools.error;
+  outputs.push_back({StructuredOutput::Kind::tool_calls, tools.grammar, true});
   std::mt19937_64 rng(3);
   std::vector<float> logits(static_cast<size_t>(v.size()));
-  for (int walk = 0; walk < 40; ++walk) {
-    GrammarConstraint c(cv, {StructuredOutput::Kind::json, grammar});
-    for (int step = 0; step < 60; ++step) {
-      std::fill(logits.begin(), logits.end(), 0.0f);
-      c.mask(logits);
-      std::vector<int32_t> allowed;
-      for (int32_t id = 0; id < v.size(); ++id) {
-        const bool by_mask = std::isfinite(logits[static_cast<size_t>(id)]);
-        ASSERT_EQ(by_mask, c.allows(id)) << "token " << id << " walk " << walk << " step " << step;
-        if (by_mask) allowed.push_back(id);
+  for (const StructuredOutput& out : outputs) {
+    for (int walk = 0; walk < 40; ++walk) {
+      GrammarConstraint c(cv, out);
+      for (int step = 0; step < 80; ++step) {
+        std::fill(logits.begin(), logits.end(), 0.0f);
+        c.mask(logits);
+        std::vector<int32_t> allowed;
+        for (int32_t id = 0; id < v.size(); ++id) {
+          const bool by_mask = std::isfinite(logits[static_cast<size_t>(id)]);
+          ASSERT_EQ(by_mask, c.allows(id)) << "token " << id << " walk " << walk << " step " << step;
+          if (by_mask) allowed.push_back(id);
+        }
+        ASSERT_FALSE(allowed.empty());
+        const int32_t t = allowed[rng() % allowed.size()];
+        c.accept(t);
+        if (t == v.eog) break;
       }
-      ASSERT_FALSE(allowed.empty());
-      const int32_t t = allowed[rng() % allowed.size()];
-      c.accept(t);
-      if (t == v.eog) break;
     }
   }
 }

@@ -898,6 +898,44 @@ bool JsonMatcher::leaf_can_end() const {
   }
 }
 
+std::optional<uint32_t> plain_string_length(std::string_view text, JsonDialect dialect) {
+  if (text.empty()) return std::nullopt;
+  const bool json = dialect == JsonDialect::kJson;
+  uint32_t count = 0;
+  size_t i = 0;
+  while (i < text.size()) {
+    const uint8_t b = static_cast<uint8_t>(text[i]);
+    if (b < 0x80) {
+      if (b < 0x20 && (json || (b != '\t' && b != '\n' && b != '\r'))) return std::nullopt;
+      if (json && (b == '"' || b == '\\')) return std::nullopt;
+      ++i;
+      ++count;
+      continue;
+    }
+    uint8_t need = 0, lo = 0, hi = 0;
+    if (!utf8_lead(b, need, lo, hi)) return std::nullopt;
+    if (i + 1 + need > text.size()) return std::nullopt;
+    for (uint8_t k = 0; k < need; ++k) {
+      const uint8_t c = static_cast<uint8_t>(text[i + 1 + k]);
+      if (c < lo || c > hi) return std::nullopt;
+      lo = 0x80;
+      hi = 0xBF;
+    }
+    i += 1 + need;
+    ++count;
+  }
+  return count;
+}
+
+std::optional<uint32_t> JsonMatcher::plain_string_budget() const {
+  const JsonLeaf& l = leaf_;
+  if (l.kind != kLeafString || l.phase != kStrBody || l.utf8_need != 0) return std::nullopt;
+  const JsonNode& n = g_->nodes[l.node];
+  if (n.format != StringFormat::kNone) return std::nullopt;
+  if (n.max_len == kUnbounded) return kUnbounded;
+  return l.count >= n.max_len ? 0 : n.max_len - l.count;
+}
+
 bool JsonMatcher::can_end() const {
   if (depth_ != 1) return false;
   const JsonFrame& f = frames_[0];

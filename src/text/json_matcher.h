@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include "text/json_grammar.h"
@@ -58,6 +59,11 @@ struct JsonLeaf {
 };
 static_assert(sizeof(JsonLeaf) == 56, "JsonLeaf must have no padding: states are compared byte for byte");
 
+// Text that any plain string state (JsonMatcher::plain_string_budget) accepts: strict UTF-8 made of whole code
+// points; in kJson no '"', '\\' or bytes below 0x20; in kGemmaToolArgs no bytes below 0x20 other than \t \n \r.
+// Returns its length in code points, or nothing when the text is not plain (or empty).
+std::optional<uint32_t> plain_string_length(std::string_view text, JsonDialect dialect);
+
 class JsonMatcher {
  public:
   explicit JsonMatcher(const JsonGrammar& grammar);  // the grammar must outlive the matcher
@@ -72,6 +78,12 @@ class JsonMatcher {
   // Complete, and no further byte is possible (a top-level number can go on, so it is not done).
   bool done() const;
   void reset();
+
+  // Inside the text of a string value (not a key, no format, not in an escape, at a code-point boundary): how
+  // many more code points maxLength allows (UINT32_MAX when unbounded). Such a state accepts every plain text
+  // (is_plain_string_text) of at most that many code points, whatever else the state holds, which lets a caller
+  // skip simulating those. Nothing otherwise.
+  std::optional<uint32_t> plain_string_budget() const;
 
   // Equal states hash equal; a cache key.
   uint64_t state_hash() const;
