@@ -2,6 +2,7 @@
 #include "text/chat_renderer.h"
 
 #include <algorithm>
+#include <optional>
 #include <stdexcept>
 #include <utility>
 
@@ -114,11 +115,66 @@ void comma(bool& add_comma, std::string& out) {
 
 void format_parameters(const json& properties, const std::string& where, std::string& out, bool schema_itself = false);
 
+bool is_null_schema(const json& s) {
+  const json* t = s.is_object() ? get(s, "type") : nullptr;
+  return t != nullptr && t->is_string() && t->get<std::string>() == "null";
+}
+
+// JSON Schema's ways of writing "T or null" -- `"type": ["string", "null"]`, or `anyOf`/`oneOf` of one schema and
+// {"type": "null"}, as pydantic writes Optional[...] -- become the template's own form of the same thing: one
+// "type" and "nullable": true (the template reads nothing else, and fails on a missing or list type). Other
+// unions cannot be told to the model through this template and are refused. Nothing when `value` needs no change.
+std::optional<json> template_form(const json& value, const std::string& at) {
+  const json* type = get(value, "type");
+  if (type != nullptr && type->is_array()) {
+    json rest = json::array();
+    bool has_null = false;
+    for (const json& t : *type) {
+      if (t.is_string() && t.get<std::string>() == "null") has_null = true;
+      else rest.push_back(t);
+    }
+    if (rest.size() != 1) refuse(at + ": a union of types " + type->dump() + " cannot be declared (the template takes one type)");
+    json out = value;
+    out["type"] = rest[0];
+    if (has_null) out["nullable"] = true;
+    return out;
+  }
+  if (type != nullptr) return std::nullopt;
+  for (const char* key : {"anyOf", "oneOf"}) {
+    const json* alts = get(value, key);
+    if (alts == nullptr) continue;
+    if (!alts->is_array()) refuse(at + ": \"" + std::string(key) + "\" must be an array");
+    const json* only = nullptr;
+    bool has_null = false;
+    for (const json& a : *alts) {
+      if (is_null_schema(a)) {
+        has_null = true;
+      } else if (only == nullptr && a.is_object()) {
+        only = &a;
+      } else {
+        refuse(at + ": \"" + std::string(key) + "\" with more than one non-null alternative cannot be declared "
+               "(the template takes one type)");
+      }
+    }
+    if (only == nullptr) refuse(at + ": \"" + std::string(key) + "\" has no non-null alternative");
+    json out = *only;
+    for (auto it = value.begin(); it != value.end(); ++it) {
+      if (it.key() != key) out[it.key()] = it.value();  // the property's own description wins
+    }
+    if (has_null) out["nullable"] = true;
+    if (std::optional<json> deeper = template_form(out, at)) return deeper;
+    return out;
+  }
+  return std::nullopt;
+}
+
 // One property of format_parameters: description, enum (strings), items (arrays), nullable,
 // properties/required (objects), type.
-void format_property(const std::string& key, const json& value, const std::string& where, std::string& out) {
+void format_property(const std::string& key, const json& value_in, const std::string& where, std::string& out) {
   const std::string at = where + "." + key;
-  if (!value.is_object()) refuse(at + ": a property schema must be an object");
+  if (!value_in.is_object()) refuse(at + ": a property schema must be an object");
+  const std::optional<json> normalized = template_form(value_in, at);
+  const json& value = normalized ? *normalized : value_in;
   const json* type = get(value, "type");
   if (type == nullptr) refuse(at + ": property has no \"type\"");
   const std::string upper = upper_type(*type, at);

@@ -131,6 +131,39 @@ TEST(ChatRenderer, ArrayItemsWithAListOfTypes) {
             "type:<|\"|>OBJECT<|\"|>}}<tool|><turn|>\n<|turn>user\nx<turn|>\n");
 }
 
+// "T or null" in JSON Schema's spellings (pydantic's anyOf for Optional, a list type) renders as the template's own
+// form of it, one type plus nullable:true (which the parity suite checks against the template); other unions are
+// refused with a message rather than given to the template, which fails on them.
+TEST(ChatRenderer, OptionalPropertiesBecomeNullable) {
+  const json m = json::parse(R"([{"role":"user","content":"x"}])");
+  auto tool_with = [](const char* property) {
+    return json::array({json::parse(std::string(R"({"type":"function","function":{"name":"t","description":"d",
+      "parameters":{"type":"object","properties":{"p":)") + property + "}}}}")});
+  };
+  const std::string nullable = render(m, tool_with(R"({"type":"string","description":"D","nullable":true})"), false);
+  EXPECT_NE(nullable.find("p:{description:<|\"|>D<|\"|>,nullable:true,type:<|\"|>STRING<|\"|>}"), std::string::npos)
+      << nullable;
+  EXPECT_EQ(render(m, tool_with(R"({"anyOf":[{"type":"string"},{"type":"null"}],"description":"D"})"), false), nullable);
+  EXPECT_EQ(render(m, tool_with(R"({"oneOf":[{"type":"null"},{"type":"string","description":"D"}]})"), false), nullable);
+  EXPECT_EQ(render(m, tool_with(R"({"type":["string","null"],"description":"D"})"), false), nullable);
+  // Not nullable: a one-element union is just that type.
+  EXPECT_EQ(render(m, tool_with(R"({"anyOf":[{"type":"string"}],"description":"D"})"), false),
+            render(m, tool_with(R"({"type":"string","description":"D"})"), false));
+  // An optional array keeps its items.
+  const std::string items = render(m, tool_with(R"({"anyOf":[{"type":"array","items":{"type":"integer"}},
+      {"type":"null"}]})"), false);
+  EXPECT_EQ(items, render(m, tool_with(R"({"type":"array","items":{"type":"integer"},"nullable":true})"), false));
+  for (const char* bad : {R"({"anyOf":[{"type":"string"},{"type":"integer"}]})", R"({"type":["string","integer"]})",
+                          R"({"anyOf":[{"type":"null"}]})", R"({"anyOf":{"type":"string"}})"}) {
+    try {
+      render(m, tool_with(bad), false);
+      ADD_FAILURE() << "accepted " << bad;
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find("tool t.p:"), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST(ChatRenderer, RefusesWhatTheTemplateCannotSay) {
   EXPECT_THROW(render(json::array(), nullptr, false), std::invalid_argument);
   EXPECT_THROW(render(json::parse(R"([{"role":"tool","name":"f","content":"x"}])"), nullptr, false),
