@@ -1,5 +1,7 @@
 #include "runtime/generator.h"
 
+#include "runtime/token_stepper.h"
+
 #include <algorithm>
 #include <chrono>
 #include <exception>
@@ -47,74 +49,69 @@ GenerateResult error_result(std::string message) {
 
 }  // namespace
 
-Generator::Generator(LanguageModel& model, const TokenText& text, std::span<const int32_t> suppress_tokens)
-    : model_(model),
-      text_(text),
-      sampler_(SamplingOptions{}, model.n_vocab(), suppress_tokens),
-      logits_(static_cast<size_t>(model.n_vocab())),
-      masked_(static_cast<size_t>(model.n_vocab())) {}
-
-void Generator::emit(std::string_view bytes, GenerateSink& sink) {
-  if (bytes.empty()) return;
-  const std::string_view text = utf8_.feed(bytes);
-  if (!text.empty()) sink.on_text(text);
+std::optional<std::string> check_request(std::span<const int32_t> prompt, const SamplingOptions& options,
+                                         int32_t top_logprobs, int32_t n_vocab) {
+  if (auto problem = validate(options)) return problem;
+  if (top_logprobs < 0 || top_logprobs > kMaxTopLogprobs) {
+    return "top_logprobs must be in [0, " + std::to_string(kMaxTopLogprobs) + "], got " + std::to_string(top_logprobs);
+  }
+  if (prompt.empty()) return std::string("prompt is empty: nothing to generate from");
+  for (size_t i = 0; i < prompt.size(); ++i) {
+    const int32_t id = prompt[i];
+    if (id < 0 || id >= n_vocab) {
+      return "prompt token " + std::to_string(i) + " is " + std::to_string(id) + ", outside the vocabulary [0, " +
+             std::to_string(n_vocab) + ")";
+    }
+  }
+  return std::nullopt;
 }
 
+std::optional<std::string> fit_prompt(std::span<const int32_t> prompt, int32_t n_ctx, bool truncate,
+                                      int32_t num_keep, std::vector<int32_t>& tokens, Truncation& cut) {
+  const int32_t n_prompt = static_cast<int32_t>(std::min<size_t>(prompt.size(), INT32_MAX));
+  cut = {};
+  if (n_prompt > n_ctx) {
+    if (!truncate) {
+      return "prompt is " + std::to_string(n_prompt) + " tokens, context is " + std::to_string(n_ctx) +
+             " (num_ctx); shorten the prompt, raise num_ctx or allow truncation";
+    }
+    cut = plan_truncation(n_prompt, n_ctx, num_keep);
+  }
+  tokens.clear();
+  tokens.insert(tokens.end(), prompt.begin(), prompt.begin() + cut.keep);
+  tokens.insert(tokens.end(), prompt.begin() + cut.keep + cut.drop, prompt.end());
+  return std::nullopt;
+}
+
+Generator::Generator(LanguageModel& model, const TokenText& text, std::span<const int32_t> suppress_tokens)
+    : model_(model),
+      stepper_(std::make_unique<TokenStepper>(text, model.n_vocab(), suppress_tokens)),
+      logits_(static_cast<size_t>(model.n_vocab())) {}
+
+Generator::~Generator() = default;
+
 GenerateResult Generator::finish(GenerateResult result, GenerateSink& sink) {
-  emit(stops_.flush(), sink);  // held text that never became a stop string is real output
-  utf8_.finish();
-  sink.on_done(result);
+  stepper_->finish(result, sink);
   return result;
 }
 
 GenerateResult Generator::generate(const GenerateRequest& request, GenerateSink& sink) {
   const Clock::time_point t_start = Clock::now();
   const SamplingOptions& options = request.options;
-  const int32_t n_vocab = model_.n_vocab();
-  stops_.reset();
-  utf8_.reset();
-
-  if (auto problem = validate(options)) return finish(error_result(*problem), sink);
-  if (request.top_logprobs < 0 || request.top_logprobs > kMaxTopLogprobs) {
-    return finish(error_result("top_logprobs must be in [0, " + std::to_string(kMaxTopLogprobs) + "], got " +
-                               std::to_string(request.top_logprobs)),
-                  sink);
+  stepper_->start(options, request.constraint, request.loop_guard_tokens, request.logprobs, request.top_logprobs);
+  if (auto problem = check_request(request.prompt, options, request.top_logprobs, model_.n_vocab())) {
+    return finish(error_result(*problem), sink);
   }
-  if (request.prompt.empty()) return finish(error_result("prompt is empty: nothing to generate from"), sink);
-  for (size_t i = 0; i < request.prompt.size(); ++i) {
-    const int32_t id = request.prompt[i];
-    if (id < 0 || id >= n_vocab) {
-      return finish(error_result("prompt token " + std::to_string(i) + " is " + std::to_string(id) +
-                                 ", outside the vocabulary [0, " + std::to_string(n_vocab) + ")"),
-                    sink);
-    }
-  }
-
   // The model's cache was sized when it was loaded; a larger num_ctx cannot be honoured here.
-  const int32_t n_ctx =
-      options.num_ctx > 0 ? std::min(options.num_ctx, model_.n_ctx()) : model_.n_ctx();
-  const int32_t n_prompt_in = static_cast<int32_t>(std::min<size_t>(request.prompt.size(), INT32_MAX));
-  Truncation cut;
-  if (n_prompt_in > n_ctx) {
-    if (!request.truncate) {
-      return finish(error_result("prompt is " + std::to_string(n_prompt_in) + " tokens, context is " +
-                                 std::to_string(n_ctx) +
-                                 " (num_ctx); shorten the prompt, raise num_ctx or allow truncation"),
-                    sink);
-    }
-    cut = plan_truncation(n_prompt_in, n_ctx, options.num_keep);
-  }
-
-  sampler_.set_options(options);
-  stops_.set_stops(options.stop);
-  loop_guard_.reset(request.loop_guard_tokens);
-  tokens_.clear();
+  const int32_t n_ctx = options.num_ctx > 0 ? std::min(options.num_ctx, model_.n_ctx()) : model_.n_ctx();
   tokens_.reserve(static_cast<size_t>(n_ctx) + 1);
-  tokens_.insert(tokens_.end(), request.prompt.begin(), request.prompt.begin() + cut.keep);
-  tokens_.insert(tokens_.end(), request.prompt.begin() + cut.keep + cut.drop, request.prompt.end());
+  Truncation cut;
+  if (auto problem = fit_prompt(request.prompt, n_ctx, request.truncate, options.num_keep, tokens_, cut)) {
+    return finish(error_result(*problem), sink);
+  }
 
   GenerateResult result;
-  result.seed = sampler_.seed();
+  result.seed = stepper_->seed();
   result.prompt_tokens_dropped = cut.drop;
   const int32_t n_prompt = static_cast<int32_t>(tokens_.size());
   const int32_t n_batch = options.num_batch;
@@ -143,83 +140,23 @@ GenerateResult Generator::generate(const GenerateRequest& request, GenerateSink&
   const Clock::time_point t_prompt_done = Clock::now();
   result.prompt_eval_seconds = seconds_between(t_start, t_prompt_done);
 
-  const int32_t num_predict = options.num_predict;
-  const bool want_logprobs = request.logprobs || request.top_logprobs > 0;
   for (;;) {
     if (cancelled(request)) {
       result.reason = DoneReason::cancelled;
       break;
     }
-    // Penalties see the prompt too, as in llama.cpp's server and Ollama's llama.cpp runner.
-    int32_t token = sampler_.sample(logits_, tokens_);
-    if (request.constraint != nullptr && token >= 0 && !request.constraint->allows(token)) {
-      std::copy(logits_.begin(), logits_.end(), masked_.begin());
-      request.constraint->mask(masked_);
-      token = sampler_.sample(masked_, tokens_);
-      if (token < 0) {
-        const int32_t count = result.eval_count;
-        result = error_result("the output constraint allows no token after " + std::to_string(count) +
-                              " tokens (the model gives every allowed token zero probability)");
-        result.eval_count = count;
-        break;
-      }
-    }
-    if (token < 0) {
-      const int32_t count = result.eval_count;
-      result = error_result("the model produced no finite logits after " + std::to_string(count) +
-                            " tokens");
-      result.eval_count = count;
-      break;
-    }
-    ++result.eval_count;
-    if (request.constraint != nullptr) request.constraint->accept(token);
-    if (text_.is_eog(token)) {
-      result.reason = DoneReason::stop;
-      result.stop_token = token;
-      break;
-    }
-    if (want_logprobs) {
-      sampler_.logprobs(logits_, token, request.top_logprobs, logprobs_);
-      sink.on_token(token, &logprobs_);
-    } else {
-      sink.on_token(token, nullptr);
-    }
-    const StopMatcher::Result matched = stops_.feed(text_.piece(token));
-    emit(matched.text, sink);
-    if (matched.stopped) {
-      result.reason = DoneReason::stop;
-      result.stop_index = matched.stop_index;
-      break;
-    }
-    if (loop_guard_.feed(token)) {
-      result.reason = DoneReason::repetition;
-      result.loop_period = loop_guard_.period();
-      break;
-    }
-    if (num_predict > 0 && result.eval_count >= num_predict) {
-      result.reason = DoneReason::length;
-      break;
-    }
-    if (pos >= n_ctx) {  // no room to evaluate this token, so nothing more can be predicted
-      result.reason = DoneReason::length;
-      break;
-    }
+    const int32_t token = stepper_->step(logits_, tokens_, pos, n_ctx, sink, result);
+    if (token < 0) break;
     tokens_.push_back(token);
     try {
       model_.eval(std::span<const int32_t>(&tokens_.back(), 1), pos, logits_);
     } catch (const std::exception& e) {
-      const int32_t count = result.eval_count;
-      result = error_result(std::string("token evaluation failed at position ") + std::to_string(pos) + ": " +
-                            e.what());
-      result.eval_count = count;
+      result.reason = DoneReason::error;
+      result.error = std::string("token evaluation failed at position ") + std::to_string(pos) + ": " + e.what();
       break;
     }
     ++pos;
   }
-  result.seed = sampler_.seed();
-  result.prompt_eval_count = n_prompt;
-  result.prompt_tokens_dropped = cut.drop;
-  result.prompt_eval_seconds = seconds_between(t_start, t_prompt_done);
   result.eval_seconds = seconds_between(t_prompt_done, Clock::now());
   return finish(result, sink);
 }

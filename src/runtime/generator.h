@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -14,6 +15,10 @@
 #include "runtime/sampling_options.h"
 #include "runtime/stop_strings.h"
 #include "runtime/utf8_stream.h"
+
+namespace locus::runtime {
+class TokenStepper;
+}
 
 namespace locus::runtime {
 
@@ -82,7 +87,8 @@ struct GenerateResult {
   std::string error;            // set when reason == error: one line, what was expected and found
   int32_t stop_index = -1;      // which of options.stop ended generation, or -1
   int32_t stop_token = -1;      // the end-of-generation token that ended it, or -1
-  int32_t prompt_eval_count = 0;      // prompt tokens evaluated (after truncation)
+  int32_t prompt_eval_count = 0;      // prompt tokens evaluated (after truncation and the prompt cache)
+  int32_t prompt_cached_tokens = 0;   // prompt tokens already in the KV cache from an earlier request (Scheduler)
   int32_t prompt_tokens_dropped = 0;  // removed by truncation
   int32_t eval_count = 0;             // tokens sampled, the end-of-generation token included
   double prompt_eval_seconds = 0.0;   // start of the request until the first logits (Ollama's prompt_eval_duration)
@@ -114,29 +120,34 @@ struct Truncation {
 };
 Truncation plan_truncation(int32_t n_prompt, int32_t n_ctx, int32_t num_keep);
 
+// What a request must satisfy before anything is evaluated (options in range, top_logprobs in range, a prompt,
+// token ids in the vocabulary): a one-line message, or nothing.
+std::optional<std::string> check_request(std::span<const int32_t> prompt, const SamplingOptions& options,
+                                         int32_t top_logprobs, int32_t n_vocab);
+
+// The tokens to evaluate for `prompt` in a context of n_ctx positions: the prompt itself, or with truncate its
+// head and tail (plan_truncation) into `tokens`. Returns an error message when it does not fit and truncate is
+// false.
+std::optional<std::string> fit_prompt(std::span<const int32_t> prompt, int32_t n_ctx, bool truncate,
+                                      int32_t num_keep, std::vector<int32_t>& tokens, Truncation& cut);
+
 // Runs requests against one model, one at a time. Buffers (logits, sampler candidates, token history,
 // text) are sized at construction and per request; the token loop allocates nothing and takes no lock.
 class Generator {
  public:
   // suppress_tokens: ids the sampler never picks (GGUF tokenizer.ggml.suppress_tokens).
   Generator(LanguageModel& model, const TokenText& text, std::span<const int32_t> suppress_tokens = {});
+  ~Generator();
 
   GenerateResult generate(const GenerateRequest& request, GenerateSink& sink);
 
  private:
   GenerateResult finish(GenerateResult result, GenerateSink& sink);
-  void emit(std::string_view bytes, GenerateSink& sink);
 
   LanguageModel& model_;
-  const TokenText& text_;
-  Sampler sampler_;
-  StopMatcher stops_;
-  Utf8Stream utf8_;
+  std::unique_ptr<TokenStepper> stepper_;
   std::vector<float> logits_;
-  std::vector<float> masked_;  // logits_ with a constraint's refused tokens at -inf
   std::vector<int32_t> tokens_;
-  RepetitionGuard loop_guard_;
-  TokenLogprobs logprobs_;
 };
 
 }  // namespace locus::runtime

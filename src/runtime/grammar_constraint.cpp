@@ -149,7 +149,7 @@ bool GrammarConstraint::allowed_now(int32_t token) const {
   const bool json = output_.kind == StructuredOutput::Kind::json;
   switch (phase_) {
     case Phase::start:
-      if (k == ConstraintVocab::kChannelOpen) return true;
+      if (k == ConstraintVocab::kChannelOpen) return output_.allow_thinking;
       if (!json) return k == ConstraintVocab::kToolCallOpen;
       [[fallthrough]];
     case Phase::body: {
@@ -273,7 +273,7 @@ void GrammarConstraint::mask(std::span<float> logits) {
     phase_ = Phase::start;
     for (size_t i = 0; i < n; ++i) {
       const bool ok = ((bits[i >> 6] >> (i & 63)) & 1u) != 0 ||
-                      vocab_->kind[i] == ConstraintVocab::kChannelOpen;
+                      (output_.allow_thinking && vocab_->kind[i] == ConstraintVocab::kChannelOpen);
       if (!ok) logits[i] = kNegInf;
     }
     return;

@@ -6,8 +6,8 @@
 //   json:       [<|channel> thinking <channel|>] JSON-text EOG
 //   tool calls: [<|channel> thinking <channel|>] (<|tool_call> call:NAME{args} <tool_call|>)+ EOG
 //               (exactly one call unless parallel calls are allowed)
-// The optional thinking block is left free (anything but the end of generation), so a thinking model still
-// thinks before it answers; the loop guard bounds it. Inside a tool call Gemma's string delimiter <|"|> reaches
+// The optional thinking block (StructuredOutput::allow_thinking) is left free (anything but the end of
+// generation), so a thinking model still thinks before it answers; the loop guard bounds it. Inside a tool call Gemma's string delimiter <|"|> reaches
 // the matcher as the byte text::kSymQuote.
 //
 // Masks: for a matcher state, every token whose bytes the matcher accepts in full is allowed. Tokens are
@@ -81,6 +81,9 @@ struct StructuredOutput {
   Kind kind = Kind::json;
   std::shared_ptr<const text::JsonGrammar> grammar;  // json: the answer; tool_calls: compile_tool_call_grammar
   bool parallel_tool_calls = false;                  // tool_calls: more than one call may follow
+  // A thinking block may come first (left free). Off when thinking was not asked for: Gemma 4 sometimes thinks
+  // anyway, and under a constraint it then answers directly instead.
+  bool allow_thinking = true;
 };
 
 class GrammarConstraint final : public TokenConstraint {

@@ -176,6 +176,15 @@ TEST(GrammarConstraint, ThinkingIsAllowedFirstAndTheAnswerIsStillConstrained) {
   const auto j = nlohmann::json::parse(strip_thinking(r.text), nullptr, false);
   ASSERT_FALSE(j.is_discarded()) << r.text;
   EXPECT_TRUE(j["ok"].is_boolean());
+
+  // Without thinking allowed, the same model must answer at once.
+  StructuredOutput no_thinking{StructuredOutput::Kind::json, compile(R"({"type":"object","properties":{"ok":
+      {"type":"boolean"}},"required":["ok"]})")};
+  no_thinking.allow_thinking = false;
+  const Outcome direct = generate(v, cv, no_thinking, 5, 0.0f, 400, script);
+  ASSERT_EQ(direct.result.reason, DoneReason::stop) << direct.text;
+  EXPECT_EQ(direct.text.find("<|channel>"), std::string::npos) << direct.text;
+  EXPECT_FALSE(nlohmann::json::parse(direct.text, nullptr, false).is_discarded()) << direct.text;
 }
 
 TEST(GrammarConstraint, ForcedToolCallsValidate) {

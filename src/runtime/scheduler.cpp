@@ -1,0 +1,284 @@
+#include "runtime/scheduler.h"
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+#include "runtime/gemma4_engine.h"
+#include "runtime/token_stepper.h"
+
+namespace locus::runtime {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+bool is_cancelled(const Job& job) { return job.cancel != nullptr && job.cancel->load(std::memory_order_relaxed); }
+
+size_t common_prefix(const std::vector<int32_t>& a, const std::vector<int32_t>& b) {
+  const size_t n = std::min(a.size(), b.size());
+  size_t i = 0;
+  while (i < n && a[i] == b[i]) ++i;
+  return i;
+}
+
+}  // namespace
+
+struct Scheduler::Slot {
+  Slot(Gemma4Engine& engine, model::SequenceId seq_id)
+      : seq(seq_id),
+        stepper(engine, engine.n_vocab(), engine.suppress_tokens()),
+        logits(static_cast<size_t>(engine.n_vocab())) {}
+
+  model::SequenceId seq;
+  std::vector<int32_t> cached;  // what the sequence's KV cache holds, position by position
+  std::shared_ptr<Job> job;     // null: free
+  TokenStepper stepper;
+  std::optional<GrammarConstraint> constraint;
+  std::vector<int32_t> tokens;  // the request's sequence: prompt (fitted) then generated tokens, all evaluated
+  std::vector<float> logits;
+  int32_t n_prompt = 0;         // tokens of the fitted prompt
+  int32_t n_ctx = 0;
+  int32_t next = -1;            // decoding: the token to evaluate in the next step
+  bool decoding = false;
+  GenerateResult result;
+  Clock::time_point t_start, t_prompt_done;
+};
+
+Scheduler::Scheduler(Gemma4Engine& engine, SchedulerOptions options) : engine_(engine), options_(options) {
+  if (options_.n_slots < 1 || options_.max_queue < 0 || options_.prompt_chunk < 1) {
+    throw std::invalid_argument("scheduler: needs n_slots >= 1, max_queue >= 0, prompt_chunk >= 1");
+  }
+  model::Gemma4Model& m = engine_.model();
+  // Slot 0 is the model's own sequence (sized when it was loaded); the others get slot_ctx positions.
+  for (int i = 0; i < options_.n_slots; ++i) {
+    const model::SequenceId seq = i == 0 ? model::kDefaultSequence : m.add_sequence(options_.slot_ctx);
+    slots_.push_back(std::make_unique<Slot>(engine_, seq));
+  }
+  batch_logits_.resize(slots_.size() * static_cast<size_t>(engine_.n_vocab()));
+  batch_items_.reserve(slots_.size());
+  batch_owners_.reserve(slots_.size());
+  last_activity_ = Clock::now();
+  thread_ = std::thread([this] { run(); });
+}
+
+Scheduler::~Scheduler() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+}
+
+Scheduler::Submit Scheduler::submit(std::shared_ptr<Job> job) {
+  if (job == nullptr || job->sink == nullptr) throw std::invalid_argument("scheduler: a job needs a sink");
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const int free_slots = static_cast<int>(slots_.size()) - active_;
+    if (static_cast<int>(queue_.size()) >= options_.max_queue + std::max(0, free_slots)) return Submit::queue_full;
+    queue_.push_back(std::move(job));
+    last_activity_ = Clock::now();
+  }
+  wake_.notify_all();
+  return Submit::accepted;
+}
+
+Scheduler::Stats Scheduler::stats() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return {active_, static_cast<int>(queue_.size()), last_activity_};
+}
+
+void Scheduler::run() {
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      wake_.wait(lock, [this] { return stopping_ || !queue_.empty() || active_ > 0; });
+      if (stopping_) break;
+    }
+    step();
+  }
+  // Shutdown: every request still here ends, cancelled.
+  std::deque<std::shared_ptr<Job>> queued;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    queued.swap(queue_);
+  }
+  for (auto& job : queued) {
+    GenerateResult r;
+    r.reason = DoneReason::cancelled;
+    job->sink->on_done(r);
+  }
+  for (auto& slot : slots_) {
+    if (slot->job == nullptr) continue;
+    slot->result.reason = DoneReason::cancelled;
+    slot->stepper.finish(slot->result, *slot->job->sink);
+    slot->job.reset();
+  }
+}
+
+bool Scheduler::step() {
+  model::Gemma4Model& m = engine_.model();
+  const int32_t n_vocab = engine_.n_vocab();
+  auto end_job = [&](Slot& s) {
+    if (s.decoding) s.result.eval_seconds = seconds_between(s.t_prompt_done, Clock::now());
+    s.stepper.finish(s.result, *s.job->sink);
+    s.cached.assign(s.tokens.begin(), s.tokens.begin() + std::min<size_t>(s.tokens.size(),
+                                                                          static_cast<size_t>(m.n_past(s.seq))));
+    s.job.reset();
+    s.constraint.reset();
+    s.decoding = false;
+    std::lock_guard<std::mutex> lock(mutex_);
+    --active_;
+    last_activity_ = Clock::now();
+  };
+  auto fail_sequence = [&](Slot& s, const std::string& message) {
+    s.result.reason = DoneReason::error;
+    s.result.error = message;
+    m.reset(s.seq);
+    s.tokens.clear();
+    end_job(s);
+  };
+
+  // 1. Admit queued requests into free slots, preferring the slot whose cache shares the longest prefix.
+  for (;;) {
+    std::shared_ptr<Job> job;
+    Slot* best = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (queue_.empty() || active_ >= static_cast<int>(slots_.size())) break;
+      job = std::move(queue_.front());
+      queue_.pop_front();
+      size_t best_len = 0;
+      for (auto& slot : slots_) {
+        if (slot->job != nullptr) continue;
+        const size_t len = common_prefix(slot->cached, job->prompt);
+        if (best == nullptr || len > best_len) {
+          best = slot.get();
+          best_len = len;
+        }
+      }
+      ++active_;
+    }
+    Slot& s = *best;
+    s.job = job;
+    s.result = GenerateResult{};
+    s.t_start = Clock::now();
+    s.decoding = false;
+    s.n_ctx = static_cast<int32_t>(m.n_ctx(s.seq));
+    if (job->options.num_ctx > 0) s.n_ctx = std::min(s.n_ctx, job->options.num_ctx);
+    TokenConstraint* constraint = nullptr;
+    if (job->structured) {
+      s.constraint.emplace(engine_.constraint_vocab(), *job->structured);
+      constraint = &*s.constraint;
+    }
+    s.stepper.start(job->options, constraint, job->loop_guard_tokens, job->logprobs, job->top_logprobs);
+    s.result.seed = s.stepper.seed();
+    if (is_cancelled(*job)) {
+      s.result.reason = DoneReason::cancelled;
+      end_job(s);
+      continue;
+    }
+    if (auto problem = check_request(job->prompt, job->options, job->top_logprobs, n_vocab)) {
+      s.result.reason = DoneReason::error;
+      s.result.error = *problem;
+      end_job(s);
+      continue;
+    }
+    Truncation cut;
+    s.tokens.reserve(static_cast<size_t>(s.n_ctx) + 1);
+    if (auto problem = fit_prompt(job->prompt, s.n_ctx, job->truncate, job->options.num_keep, s.tokens, cut)) {
+      s.result.reason = DoneReason::error;
+      s.result.error = *problem;
+      s.tokens.assign(s.cached.begin(), s.cached.end());
+      end_job(s);
+      continue;
+    }
+    s.result.prompt_tokens_dropped = cut.drop;
+    s.n_prompt = static_cast<int32_t>(s.tokens.size());
+    // Prompt cache: keep what the sequence already holds of this prompt, at least one token left to evaluate
+    // (its logits start the answer), as far back as the sliding-window layers can roll.
+    int32_t keep = static_cast<int32_t>(std::min<size_t>(common_prefix(s.cached, s.tokens),
+                                                         static_cast<size_t>(s.n_prompt - 1)));
+    keep = std::min(keep, m.n_past(s.seq));
+    if (keep > 0 && !m.can_truncate(s.seq, keep)) keep = 0;
+    if (keep == 0) m.reset(s.seq);
+    else m.truncate(s.seq, keep);
+    s.cached.resize(static_cast<size_t>(keep));
+    s.result.prompt_cached_tokens = keep;
+  }
+
+  bool worked = false;
+  // 2. Cancellations, then one prompt chunk (the slot furthest from done first, so short prompts are not stuck
+  //    behind long ones: the one with the fewest tokens left).
+  Slot* prompt_slot = nullptr;
+  for (auto& slot : slots_) {
+    Slot& s = *slot;
+    if (s.job == nullptr) continue;
+    if (is_cancelled(*s.job)) {
+      s.result.reason = DoneReason::cancelled;
+      if (!s.decoding) s.result.prompt_eval_count = m.n_past(s.seq) - s.result.prompt_cached_tokens;
+      end_job(s);
+      worked = true;
+      continue;
+    }
+    if (s.decoding) continue;
+    const int32_t left = s.n_prompt - m.n_past(s.seq);
+    if (prompt_slot == nullptr || left < prompt_slot->n_prompt - m.n_past(prompt_slot->seq)) prompt_slot = &s;
+  }
+  if (prompt_slot != nullptr) {
+    Slot& s = *prompt_slot;
+    const int32_t pos = m.n_past(s.seq);
+    const int32_t n = std::min(options_.prompt_chunk, s.n_prompt - pos);
+    worked = true;
+    try {
+      m.forward(s.seq, std::span<const int32_t>(s.tokens).subspan(static_cast<size_t>(pos), static_cast<size_t>(n)),
+                pos, s.logits, false);
+    } catch (const std::exception& e) {
+      fail_sequence(s, std::string("prompt evaluation failed: ") + e.what());
+      return true;
+    }
+    if (pos + n == s.n_prompt) {
+      s.t_prompt_done = Clock::now();
+      s.result.prompt_eval_count = s.n_prompt - s.result.prompt_cached_tokens;
+      s.result.prompt_eval_seconds = seconds_between(s.t_start, s.t_prompt_done);
+      s.decoding = true;
+      s.next = s.stepper.step(s.logits, s.tokens, s.n_prompt, s.n_ctx, *s.job->sink, s.result);
+      if (s.next < 0) end_job(s);
+    }
+  }
+
+  // 3. One decode step for every slot that has a token to evaluate.
+  std::vector<model::BatchItem>& items = batch_items_;
+  std::vector<Slot*>& owners = batch_owners_;
+  items.clear();
+  owners.clear();
+  for (auto& slot : slots_) {
+    Slot& s = *slot;
+    if (s.job == nullptr || !s.decoding || s.next < 0) continue;
+    items.push_back({s.seq, s.next, m.n_past(s.seq)});
+    owners.push_back(&s);
+  }
+  if (items.empty()) return worked;
+  try {
+    m.forward_batch(items, std::span<float>(batch_logits_).first(items.size() * static_cast<size_t>(n_vocab)));
+  } catch (const std::exception& e) {
+    for (Slot* s : owners) fail_sequence(*s, std::string("token evaluation failed: ") + e.what());
+    return true;
+  }
+  for (size_t i = 0; i < owners.size(); ++i) {
+    Slot& s = *owners[i];
+    s.tokens.push_back(s.next);
+    const std::span<const float> row =
+        std::span<const float>(batch_logits_).subspan(i * static_cast<size_t>(n_vocab), static_cast<size_t>(n_vocab));
+    s.next = s.stepper.step(row, s.tokens, static_cast<int32_t>(s.tokens.size()), s.n_ctx, *s.job->sink, s.result);
+    if (s.next < 0) end_job(s);
+  }
+  return true;
+}
+
+}  // namespace locus::runtime

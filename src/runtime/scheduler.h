@@ -1,0 +1,102 @@
+// Continuous batching on one loaded model: up to n_slots requests generate at once, each in its own sequence of
+// the model's KV cache, and every step decodes one token of every active request in a single forward pass
+// (model::Gemma4Model::forward_batch), so the weights are read once per step for all of them.
+//
+//   Scheduler s(engine, {.n_slots = 4, .max_queue = 32});
+//   auto job = std::make_shared<Job>();  job->prompt = ...;  job->sink = my_sink;
+//   if (s.submit(job) == Scheduler::Submit::queue_full) -> 503
+//
+// Requests beyond the free slots wait in a bounded queue (FIFO). A prompt is evaluated in chunks between decode
+// steps so that a long prompt does not stall the streams already running. Prompt cache: a slot keeps the tokens
+// its sequence holds after a request; a new request goes to the free slot sharing the longest prefix with its
+// prompt and evaluates only the rest (GenerateResult::prompt_cached_tokens), as far as the sliding-window layers
+// allow rolling back (model::Gemma4Model::can_truncate).
+//
+// Sinks are called on the scheduler's thread, one request's events in order, ending with exactly one on_done
+// (also for requests cancelled in the queue and at shutdown). A sink must not block for long: every stream
+// waits for it. Cancellation (Job::cancel) is seen between steps; the slot is freed at once.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "model/gemma4_model.h"
+#include "runtime/generator.h"
+#include "runtime/grammar_constraint.h"
+#include "runtime/sampling_options.h"
+
+namespace locus::runtime {
+
+class Gemma4Engine;
+
+struct Job {
+  std::vector<int32_t> prompt;  // rendered and tokenized, BOS included
+  SamplingOptions options;      // num_ctx beyond the slot's context is capped to it
+  bool truncate = true;         // a prompt longer than the context: drop from the middle (Ollama) or fail
+  bool logprobs = false;
+  int32_t top_logprobs = 0;
+  int32_t loop_guard_tokens = RepetitionGuard::kDefaultMinTokens;
+  std::optional<StructuredOutput> structured;  // the scheduler builds the GrammarConstraint
+  std::shared_ptr<std::atomic<bool>> cancel;   // may be null; set from any thread
+  std::shared_ptr<GenerateSink> sink;          // required
+};
+
+struct SchedulerOptions {
+  int n_slots = 4;           // requests generating at once
+  int max_queue = 32;        // requests waiting for a slot; beyond it submit() refuses
+  uint32_t slot_ctx = 4096;  // context (KV positions) of each slot
+  int prompt_chunk = 256;    // prompt tokens evaluated between two decode steps
+};
+
+class Scheduler {
+ public:
+  // Creates n_slots sequences in the engine's model (KV memory for all of them now) and starts the thread.
+  // Throws std::invalid_argument for bad options and what the model throws when memory runs out.
+  Scheduler(Gemma4Engine& engine, SchedulerOptions options);
+  // Ends every queued and running request (on_done with DoneReason::cancelled) and joins the thread.
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  enum class Submit { accepted, queue_full };
+  Submit submit(std::shared_ptr<Job> job);
+
+  struct Stats {
+    int active = 0;  // requests in slots
+    int queued = 0;  // waiting for one
+    std::chrono::steady_clock::time_point last_activity;  // the last time a request ended (or was submitted)
+  };
+  Stats stats() const;
+
+  const SchedulerOptions& options() const { return options_; }
+
+ private:
+  struct Slot;
+  void run();
+  bool step();  // one scheduling round; false when there was nothing to do
+
+  Gemma4Engine& engine_;
+  SchedulerOptions options_;
+  std::vector<std::unique_ptr<Slot>> slots_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<std::shared_ptr<Job>> queue_;
+  // Buffers of a decode step, sized for n_slots once (the scheduler thread only).
+  std::vector<float> batch_logits_;
+  std::vector<model::BatchItem> batch_items_;
+  std::vector<Slot*> batch_owners_;
+  bool stopping_ = false;
+  int active_ = 0;
+  std::chrono::steady_clock::time_point last_activity_;
+  std::thread thread_;
+};
+
+}  // namespace locus::runtime
