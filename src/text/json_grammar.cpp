@@ -85,6 +85,9 @@ bool is_bare_name_byte(uint8_t u) {
   }
 }
 
+// Deeper than any schema written by hand or generated from types (and than kMaxJsonDepth, the output's limit).
+constexpr int kMaxSchemaNesting = 128;
+
 class Compiler {
  public:
   Compiler(JsonGrammar& g, const ojson& document) : g_(g), doc_(document) {}
@@ -110,6 +113,17 @@ class Compiler {
   }
 
   uint32_t compile(const ojson& s, const std::string& path) {
+    // Schemas come from clients: nesting (and chains of $ref, which recurse through here too) is bounded so a
+    // hostile schema gets an error, not a stack overflow.
+    if (nesting_ >= kMaxSchemaNesting) {
+      fail(path.substr(0, 200), "schema nested deeper than " + std::to_string(kMaxSchemaNesting) +
+                                    " levels (counting $ref hops)");
+    }
+    struct Nest {
+      int& n;
+      explicit Nest(int& v) : n(v) { ++n; }
+      ~Nest() { --n; }
+    } nest(nesting_);
     if (s.is_boolean()) {
       if (s.get<bool>()) return any_value();
       fail(path, "schema 'false' accepts nothing");
@@ -674,6 +688,7 @@ class Compiler {
   JsonGrammar& g_;
   const ojson& doc_;
   std::map<std::string, uint32_t> memo_;
+  int nesting_ = 0;  // compile() calls on the stack
   std::map<uint32_t, std::vector<uint32_t>> alt_members_;         // alt table -> member nodes
   std::map<uint32_t, std::vector<std::string>> literal_texts_;    // literal trie root -> its texts
   uint32_t any_value_ = kNoJsonNode;

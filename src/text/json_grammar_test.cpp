@@ -864,5 +864,28 @@ TEST(JsonMatcher, Timing) {
   EXPECT_TRUE(m.can_end());
 }
 
+// Client schemas nested (or chained through $ref) beyond kMaxSchemaNesting get an error, not a stack overflow.
+TEST(JsonGrammar, DeepSchemasAreRefusedNotOverflowed) {
+  std::string deep;
+  for (int i = 0; i < 5000; ++i) deep += "{\"items\":";
+  deep += "true";
+  deep += std::string(5000, '}');
+  const text::GrammarResult a = text::compile_json_schema(nlohmann::ordered_json::parse(deep));
+  EXPECT_EQ(a.grammar, nullptr);
+  EXPECT_NE(a.error.find("nested deeper than"), std::string::npos) << a.error.substr(0, 300);
+  EXPECT_LT(a.error.size(), 400u);
+  std::string chain = "{\"$defs\":{";
+  for (int i = 0; i < 3000; ++i) chain += "\"a" + std::to_string(i) + "\":{\"$ref\":\"#/$defs/a" + std::to_string(i + 1) + "\"},";
+  chain += "\"a3000\":{\"type\":\"integer\"}},\"$ref\":\"#/$defs/a0\"}";
+  const text::GrammarResult b = text::compile_json_schema(nlohmann::ordered_json::parse(chain));
+  EXPECT_EQ(b.grammar, nullptr);
+  EXPECT_NE(b.error.find("nested deeper than"), std::string::npos) << b.error.substr(0, 300);
+  // 100 levels are fine.
+  std::string ok;
+  for (int i = 0; i < 100; ++i) ok += "{\"type\":\"array\",\"items\":";
+  ok += "{\"type\":\"integer\"}" + std::string(100, '}');
+  EXPECT_NE(text::compile_json_schema(nlohmann::ordered_json::parse(ok)).grammar, nullptr);
+}
+
 }  // namespace
 }  // namespace locus::text
