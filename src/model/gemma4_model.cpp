@@ -116,6 +116,7 @@ Gemma4Model::Gemma4Model(gguf::GgufFile file, Gemma4Config config, const Gemma4M
   rope_full_.resize(B * c.n_rot_full);
   slots_.resize(B);
   batch_tokens_.resize(B);
+  embd_sum_.resize(c.n_embd);
   attention_rows_.resize(B);
   attention_scratch_.reserve(pool_->size(), max_hd, max_group);
   if (c.n_embd_per_layer > 0) {
@@ -281,6 +282,68 @@ void Gemma4Model::forward_batch(std::span<const BatchItem> items, std::span<floa
       batch_tokens_[t] = it.token;
     }
     step(batch_tokens_.data(), static_cast<int64_t>(m), false, 0, logits_out.data() + s * V);
+  }
+}
+
+void Gemma4Model::embed(SequenceId seq, std::span<const int32_t> tokens, std::span<float> out,
+                        const EmbeddingOptions& options) {
+  KvCache& kv = cache(seq);
+  const Gemma4Config& c = config_;
+  const uint32_t E = c.n_embd;
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  if (n == 0) throw std::invalid_argument("embed: no tokens (an embedding needs at least one)");
+  if (out.size() < E) {
+    throw std::invalid_argument("embed: out holds " + std::to_string(out.size()) + " floats, expected n_embd " +
+                                std::to_string(E));
+  }
+  if (static_cast<uint64_t>(n) > kv.n_ctx()) {
+    throw std::invalid_argument("embed: " + std::to_string(n) + " tokens exceed the context of " +
+                                std::to_string(kv.n_ctx()) + " positions of sequence " + std::to_string(seq));
+  }
+  for (int32_t t : tokens) {
+    if (t < 0 || static_cast<uint32_t>(t) >= c.n_vocab) {
+      throw std::invalid_argument("embed: token " + std::to_string(t) + " outside [0, " + std::to_string(c.n_vocab) + ")");
+    }
+  }
+
+  // The sequence is scratch space here: empty before (the text is embedded on its own, from position 0) and
+  // after, also when a step throws, so that a later forward() never sees a half-written embedding pass.
+  struct ClearOnExit {
+    KvCache& kv;
+    ~ClearOnExit() { kv.clear(); }
+  } clear_after{kv};
+  kv.clear();
+
+  // Pooled in double over all steps, so that the sum does not depend on how n_batch cuts the tokens (llama.cpp
+  // sums in f32 within its one batch; the difference is far below the hidden states' own rounding).
+  const bool last_only = options.pooling == EmbeddingPooling::kLast;
+  std::fill(embd_sum_.begin(), embd_sum_.end(), 0.0);
+  const int64_t B = kv.n_batch();
+  for (int64_t s = 0; s < n; s += B) {
+    const int64_t m = std::min(B, n - s);
+    for (int64_t t = 0; t < m; ++t) slots_[static_cast<size_t>(t)] = {&kv, static_cast<int32_t>(s + t)};
+    step(tokens.data() + s, m, true, m, nullptr);  // no logits rows: the LM head is not run
+    // x_ now holds the step's final residual stream; the embedding is its output_norm, as step() norms the
+    // rows it sends to the LM head.
+    const int64_t first = last_only ? (s + m == n ? m - 1 : m) : 0;
+    if (first == m) continue;
+    per_token(m - first, [&](int64_t r) {
+      rms_norm(x_.data() + (first + r) * E, weights_.output_norm.data(), xn_.data() + r * E, E, c.rms_eps);
+    });
+    for (int64_t r = 0; r < m - first; ++r) {
+      const float* y = xn_.data() + r * E;
+      for (uint32_t i = 0; i < E; ++i) embd_sum_[i] += y[i];
+    }
+  }
+  const double count = last_only ? 1.0 : static_cast<double>(n);
+  for (uint32_t i = 0; i < E; ++i) out[i] = static_cast<float>(embd_sum_[i] / count);
+  if (options.normalize) {
+    // Euclidean norm in double, then one f32 factor, as llama.cpp's common code normalizes; a zero vector
+    // stays zero.
+    double ss = 0;
+    for (uint32_t i = 0; i < E; ++i) ss += static_cast<double>(out[i]) * out[i];
+    const float inv = ss > 0 ? static_cast<float>(1.0 / std::sqrt(ss)) : 0.0f;
+    for (uint32_t i = 0; i < E; ++i) out[i] *= inv;
   }
 }
 

@@ -66,6 +66,20 @@ struct BatchItem {
   int32_t pos = 0;
 };
 
+// How embed() reduces the tokens' hidden states to one vector; llama.cpp's pooling types of the same names
+// (a gemma4 GGUF names none, so llama.cpp's own default there is per-token output; see embed()).
+enum class EmbeddingPooling {
+  kMean,  // the average over all tokens (llama-server --pooling mean)
+  kLast,  // the last token's (--pooling last; also what node-llama-cpp returns when the model names no pooling)
+};
+
+struct EmbeddingOptions {
+  EmbeddingPooling pooling = EmbeddingPooling::kMean;
+  // L2 (euclidean) normalization, as llama-server applies to pooled embeddings by default (embd_normalize 2);
+  // false gives the raw pooled vector, as llama_get_embeddings_seq returns it.
+  bool normalize = true;
+};
+
 class Gemma4Model {
  public:
   // Throws gguf::GgufError for a file that is not a Gemma 4 text model this engine runs, with what was
@@ -81,6 +95,7 @@ class Gemma4Model {
   const Gemma4Weights& weights() const { return weights_; }
   const gguf::GgufFile& file() const { return file_; }
   uint32_t n_vocab() const { return config_.n_vocab; }
+  uint32_t n_embd() const { return config_.n_embd; }  // floats of an embedding (embed())
   uint32_t n_ctx() const { return n_ctx_; }  // of sequence 0, and of sequences added without their own
   uint32_t n_batch() const { return n_batch_; }
   int32_t n_past() const { return sequences_[0]->n_past(); }
@@ -123,6 +138,21 @@ class Gemma4Model {
   // std::invalid_argument, with every cache unchanged, for: an unknown sequence, two items of one sequence,
   // pos != that sequence's n_past, its context full, a token out of range, logits_out too small.
   void forward_batch(std::span<const BatchItem> items, std::span<float> logits_out);
+
+  // The embedding of `tokens` (a text's ids, BOS included when wanted; nothing is added here), n_embd floats
+  // to out: the final hidden state after output_norm (the LM head's input, before the head and the softcap),
+  // pooled over the tokens (options.pooling), then L2-normalized (options.normalize). This is what
+  // llama-server computes for a gemma4 model run with --embeddings --pooling mean, except that llama.cpp
+  // pools over one physical batch only (the server refuses longer inputs) while the mean here covers every
+  // token, whatever n_batch.
+  //
+  // The tokens are evaluated causally from position 0 on sequence `seq`, in steps of n_batch: whatever the
+  // sequence held is dropped first, and its cache is empty again afterwards (n_past(seq) == 0), also when a
+  // step throws. Other sequences are untouched. No allocation: the pooled sum lives in a buffer sized at
+  // load. Throws std::invalid_argument, with the cache unchanged, for: no tokens, more tokens than the
+  // sequence's context (n_ctx(seq)), a token out of range, out smaller than n_embd, an unknown sequence.
+  void embed(SequenceId seq, std::span<const int32_t> tokens, std::span<float> out,
+             const EmbeddingOptions& options = {});
 
   bool can_truncate(int32_t pos) const { return can_truncate(kDefaultSequence, pos); }
   void truncate(int32_t pos) { truncate(kDefaultSequence, pos); }  // throws std::invalid_argument
@@ -178,6 +208,7 @@ class Gemma4Model {
   std::vector<TokenSlot> slots_;
   std::vector<AttentionRow> attention_rows_;  // [n_batch], for steps of several sequences
   std::vector<int32_t> batch_tokens_;         // [n_batch], forward_batch's token ids gathered
+  std::vector<double> embd_sum_;              // [n_embd], embed()'s pooled sum over its steps
   // Per-layer embeddings (E2B/E4B).
   std::vector<float> ple_;        // per-layer inputs [n_batch][n_layer][n_embd_per_layer]
   std::vector<float> ple_gate_;   // [n_batch][n_embd_per_layer]

@@ -101,8 +101,11 @@ inline void write_test_model(const std::string& path, const Gemma4Config& c, ggu
 // The forward pass of gemma4.md section 4 in plain double-precision loops over dequantized weights, for the
 // tokens at positions 0..n-1; returns n rows of n_vocab softcapped logits. No rounding on the way: the
 // engine's f16 K/V cache, GELU table and activation conversions make it differ by about their precision.
+// `normed_hidden`, when given, receives the n rows of n_embd after output_norm (the LM head's input, which
+// embeddings pool).
 inline std::vector<double> reference_forward(const gguf::GgufFile& f, const Gemma4Config& c,
-                                             const std::vector<int32_t>& tokens) {
+                                             const std::vector<int32_t>& tokens,
+                                             std::vector<std::vector<double>>* normed_hidden = nullptr) {
   auto tensor_values = [&](const std::string& name) {
     const gguf::TensorInfo* t = f.find_tensor(name);
     if (t == nullptr) return std::vector<double>{};
@@ -290,6 +293,7 @@ inline std::vector<double> reference_forward(const gguf::GgufFile& f, const Gemm
   for (size_t t = 0; t < n; ++t) {
     std::vector<double> y(E);
     rms(x[t].data(), E, out_norm.data(), y.data());
+    if (normed_hidden != nullptr) normed_hidden->push_back(y);
     const std::vector<double> row = matvec(head, y, V);
     for (size_t o = 0; o < V; ++o) logits[t * V + o] = c.final_logit_softcap * std::tanh(row[o] / c.final_logit_softcap);
   }

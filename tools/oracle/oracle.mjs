@@ -17,6 +17,10 @@ commands:
   detokenize --tokens 1,2,3 | --json-input F            [--special]
   logits    --tokens 2,100,... | --json-input F  [--positions 0,5,-1|all] [--top N] [--full] [--full-out F]
   eval-finite [--text S]                 BOS + tokenize(S, default "Hello"), last-position logits all finite?
+  embed     --text S | --tokens 2,100,... | --json-input F   [--pooling model|none|mean|cls|last]
+                                         llama.cpp's embedding (the post-output_norm hidden state, pooled) of
+                                         each text (BOS/EOS added as the embedding context adds them) or
+                                         token list, raw and L2-normalized; F: [string | {"tokens": [ids]}]
   render    --json-input F               the GGUF's chat template (tokenizer.chat_template) rendered with
                                          @huggingface/jinja for each context in F ([{messages, tools,
                                          add_generation_prompt, enable_thinking}]), and the text tokenized
@@ -89,6 +93,7 @@ function parseCommandLine(argv) {
       top: { type: "string" },
       full: { type: "boolean", default: false },
       "full-out": { type: "string" },
+      pooling: { type: "string", default: "model" },
       threads: { type: "string" },
       "flash-attn": { type: "string", default: "auto" },
       "log-level": { type: "string", default: "warn" },
@@ -101,14 +106,17 @@ function parseCommandLine(argv) {
     process.exit(0);
   }
   if (positionals.length !== 1) {
-    throw new UsageError(`expected one command (info, tokenize, detokenize, logits, eval-finite, render), found ${positionals.length}; --help for usage`);
+    throw new UsageError(`expected one command (info, tokenize, detokenize, logits, eval-finite, render, embed), found ${positionals.length}; --help for usage`);
   }
   const command = positionals[0];
-  if (!["info", "tokenize", "detokenize", "logits", "eval-finite", "render"].includes(command)) {
+  if (!["info", "tokenize", "detokenize", "logits", "eval-finite", "render", "embed"].includes(command)) {
     throw new UsageError(`unknown command "${command}"`);
   }
   if (!values.model) throw new UsageError("--model M.gguf is required");
   if (!fs.existsSync(values.model)) throw new UsageError(`--model ${values.model}: no such file`);
+  if (!(values.pooling in POOLING_TYPES)) {
+    throw new UsageError(`--pooling: expected one of ${Object.keys(POOLING_TYPES).join(", ")}, found "${values.pooling}"`);
+  }
   if (!["auto", "on", "off"].includes(values["flash-attn"])) {
     throw new UsageError(`--flash-attn: expected auto, on or off, found "${values["flash-attn"]}"`);
   }
@@ -495,6 +503,106 @@ async function cmdRender(llama, opts) {
   return { command: "render", model: opts.model, renderer: "@huggingface/jinja", bos_token: bosToken, items, llama_log: captured };
 }
 
+// ---- embed
+
+// llama_pooling_type values; "model" keeps what the GGUF says (ARCH.pooling_type), which for gemma4 files is
+// absent, so llama.cpp pools nothing and node-llama-cpp returns the last token's vector.
+const POOLING_TYPES = { model: null, none: 0, mean: 1, cls: 2, last: 3 };
+
+function embedInputs(opts) {
+  const given = [opts.text !== undefined, opts.tokens !== undefined, opts["json-input"] !== undefined];
+  if (given.filter(Boolean).length !== 1) throw new UsageError("embed: give exactly one of --text, --tokens, --json-input");
+  if (opts.text !== undefined) return [{ text: opts.text }];
+  if (opts.tokens !== undefined) return [{ tokens: parseIntList(opts.tokens, "--tokens") }];
+  const list = readJsonFile(opts["json-input"], "--json-input");
+  if (!Array.isArray(list)) throw new UsageError(`--json-input ${opts["json-input"]}: expected an array`);
+  return list.map((it, i) => {
+    if (typeof it === "string") return { text: it };
+    if (it && Array.isArray(it.tokens) && it.tokens.every(Number.isInteger)) return { tokens: it.tokens };
+    throw new UsageError(`--json-input item ${i}: expected a string or {"tokens": [ids]}`);
+  });
+}
+
+// node-llama-cpp exposes no pooling option for an embedding context; llama.cpp takes the pooling type from
+// the model's metadata when the context does not name one, so a metadata override of ARCH.pooling_type
+// chooses it. The context is one batch as long as the longest input: llama.cpp pools within one physical
+// batch (a longer input would be pooled over its last batch only).
+async function cmdEmbed(llama, opts) {
+  const inputs = embedInputs(opts);
+  const { readGgufFileInfo } = await import("node-llama-cpp");
+  const info = await readGgufFileInfo(path.resolve(opts.model), { readTensorInfo: false, logWarnings: false, ignoreKeys: ["tokenizer.ggml.tokens", "tokenizer.ggml.merges", "tokenizer.ggml.token_type", "tokenizer.ggml.scores"] });
+  const arch = info.metadata?.general?.architecture;
+  if (typeof arch !== "string") throw new Error(`${opts.model} names no general.architecture`);
+  const fromFile = info.metadata?.[arch]?.pooling_type;
+  const poolingType = POOLING_TYPES[opts.pooling] ?? (Number.isInteger(fromFile) ? fromFile : 0);
+  const metadataOverrides = POOLING_TYPES[opts.pooling] === null ? undefined : { [arch]: { pooling_type: poolingType } };
+  let model;
+  try {
+    model = await llama.loadModel({ modelPath: path.resolve(opts.model), gpuLayers: 0, metadataOverrides });
+  } catch (e) {
+    const errors = captured.filter((l) => l.level === "error" || l.level === "fatal").map((l) => l.message);
+    throw new Error(`cannot load ${opts.model}: ${e.message}${errors.length ? " (llama.cpp: " + errors.join("; ") + ")" : ""}`);
+  }
+  const nVocab = vocabSize(model);
+  const probe = await model.createEmbeddingContext({ contextSize: 16, batchSize: 16 });
+  // The exact tokens evaluated: a text tokenized as getEmbeddingFor tokenizes it (no special parsing), then
+  // BOS / EOS added by the context's own rule (its internal _prepareInput, which getEmbeddingFor calls), which
+  // leaves a list that already has them as it is.
+  const prepared = inputs.map((input) => {
+    const tokens = input.text !== undefined ? Array.from(model.tokenize(input.text, false)) : input.tokens.slice();
+    probe._prepareInput(tokens);
+    checkTokens(tokens, nVocab, "embed");
+    return tokens;
+  });
+  await probe.dispose();
+  const longest = Math.max(...prepared.map((t) => t.length));
+  if (longest === 0) throw new UsageError("embed: empty input");
+  // (An embedding context takes no flash-attention option: llama.cpp's default, auto, applies.)
+  const ctx = await model.createEmbeddingContext({
+    contextSize: longest + 1,  // getEmbeddingFor wants the input shorter than the context
+    batchSize: longest + 1,
+    ...(opts.threads !== undefined ? { threads: Number(opts.threads) } : {}),
+  });
+  const items = [];
+  try {
+    for (let i = 0; i < inputs.length; i++) {
+      const tokens = prepared[i];
+      if (tokens.length === 0) throw new UsageError(`embed: input ${i} has no tokens`);
+      const raw = (await ctx.getEmbeddingFor(tokens)).vector;
+      // L2 normalization as llama.cpp's common_embd_normalize (embd_normalize 2, llama-server's default for
+      // pooled embeddings): the sum of squares in double, one f32 factor.
+      let ss = 0;
+      for (const x of raw) ss += Math.fround(x * x);
+      const inv = ss > 0 ? Math.fround(1 / Math.sqrt(ss)) : 0;
+      items.push({
+        ...(inputs[i].text !== undefined ? { text: inputs[i].text } : {}),
+        tokens,
+        n_tokens: tokens.length,
+        norm: Math.sqrt(ss),
+        embedding: Array.from(raw),
+        embedding_normalized: Array.from(raw, (x) => Math.fround(x * inv)),
+      });
+    }
+  } finally {
+    await ctx.dispose();
+  }
+  const poolingName = Object.keys(POOLING_TYPES).find((k) => POOLING_TYPES[k] === poolingType) ?? String(poolingType);
+  return {
+    command: "embed",
+    model: opts.model,
+    architecture: arch,
+    pooling: poolingName,
+    pooling_from: POOLING_TYPES[opts.pooling] === null ? (Number.isInteger(fromFile) ? "gguf" : "llama.cpp default (none)") : "--pooling (metadata override)",
+    n_embd: model.embeddingVectorSize,
+    note: "embedding = llama.cpp's embedding output (post-output_norm hidden state); pooling none: the last token's " +
+      "vector (llama_get_embeddings_ith(-1)), else llama_get_embeddings_seq; whole input in one batch; " +
+      "embedding_normalized = L2-normalized as llama-server does for pooled embeddings",
+    items,
+    backend: backendInfo(llama),
+    llama_log: captured,
+  };
+}
+
 // ---- main
 
 async function main() {
@@ -509,7 +617,7 @@ async function main() {
   let llama = null;
   try {
     llama = await loadLlama(opts);
-    const run = { info: cmdInfo, tokenize: cmdTokenize, detokenize: cmdDetokenize, logits: cmdLogits, "eval-finite": cmdEvalFinite, render: cmdRender }[command];
+    const run = { info: cmdInfo, tokenize: cmdTokenize, detokenize: cmdDetokenize, logits: cmdLogits, "eval-finite": cmdEvalFinite, render: cmdRender, embed: cmdEmbed }[command];
     answer = await run(llama, opts);
   } catch (e) {
     fail(e instanceof UsageError ? e.message : e.message || String(e), e instanceof UsageError ? 2 : 1);
