@@ -200,6 +200,22 @@ bool Scheduler::step() {
     }
     s.result.prompt_tokens_dropped = cut.drop;
     s.n_prompt = static_cast<int32_t>(s.tokens.size());
+    if (job->embed) {
+      // One call does it all; the slot's cache is cleared by it.
+      try {
+        job->embedding.assign(m.n_embd(), 0.0f);
+        m.embed(s.seq, s.tokens, job->embedding);
+        s.result.prompt_eval_count = s.n_prompt;
+        s.result.prompt_eval_seconds = seconds_between(s.t_start, Clock::now());
+        s.result.reason = DoneReason::stop;
+        s.tokens.clear();
+        end_job(s);
+      } catch (const std::exception& e) {
+        job->embedding.clear();
+        fail_sequence(s, std::string("embedding failed: ") + e.what());
+      }
+      continue;
+    }
     // Prompt cache: keep what the sequence already holds of this prompt, at least one token left to evaluate
     // (its logits start the answer), as far back as the sliding-window layers can roll.
     int32_t keep = static_cast<int32_t>(std::min<size_t>(common_prefix(s.cached, s.tokens),

@@ -12,6 +12,8 @@
 // prompt and evaluates only the rest (GenerateResult::prompt_cached_tokens), as far as the sliding-window layers
 // allow rolling back (model::Gemma4Model::can_truncate).
 //
+// Embedding requests (Job::embed) queue and take a slot like generations, for one model call each.
+//
 // Sinks are called on the scheduler's thread, one request's events in order, ending with exactly one on_done
 // (also for requests cancelled in the queue and at shutdown). A sink must not block for long: every stream
 // waits for it. Cancellation (Job::cancel) is seen between steps; the slot is freed at once.
@@ -47,6 +49,12 @@ struct Job {
   std::optional<StructuredOutput> structured;  // the scheduler builds the GrammarConstraint
   std::shared_ptr<std::atomic<bool>> cancel;   // may be null; set from any thread
   std::shared_ptr<GenerateSink> sink;          // required
+  // An embedding request instead of a generation: the prompt's pooled, normalized embedding
+  // (model::Gemma4Model::embed) is written to `embedding` before sink->on_done (reason stop,
+  // prompt_eval_count = the tokens; no text, no tokens). It runs in a free slot, whose prompt cache it clears;
+  // a prompt longer than the slot's context is cut to it when truncate is set, else an error.
+  bool embed = false;
+  std::vector<float> embedding;
 };
 
 struct SchedulerOptions {

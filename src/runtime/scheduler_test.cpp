@@ -241,5 +241,35 @@ TEST(Scheduler, BadRequestsEndWithAnError) {
   EXPECT_EQ(c->wait().reason, DoneReason::length);
 }
 
+TEST(Scheduler, EmbeddingsTakeASlotAndAreNormalized) {
+  auto engine = load();
+  Scheduler s(*engine, {.n_slots = 2, .max_queue = 4, .slot_ctx = 512});
+  auto gen_sink = std::make_shared<Recorder>();
+  s.submit(greedy_job(prompt_of(*engine, "Hi"), 16, gen_sink));  // a generation running beside them
+  std::vector<std::shared_ptr<Job>> jobs;
+  std::vector<std::shared_ptr<Recorder>> sinks;
+  for (const char* t : {"first text", "second, longer text to embed", "first text"}) {
+    sinks.push_back(std::make_shared<Recorder>());
+    auto job = greedy_job(prompt_of(*engine, t), 1, sinks.back());
+    job->embed = true;
+    jobs.push_back(job);
+    s.submit(job);
+  }
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    const GenerateResult r = sinks[i]->wait();
+    ASSERT_EQ(r.reason, DoneReason::stop) << r.error;
+    EXPECT_EQ(r.prompt_eval_count, static_cast<int32_t>(jobs[i]->prompt.size()));
+    ASSERT_EQ(jobs[i]->embedding.size(), engine->model().n_embd());
+    double norm = 0;
+    for (float v : jobs[i]->embedding) norm += double(v) * v;
+    EXPECT_NEAR(norm, 1.0, 1e-4);
+    EXPECT_TRUE(sinks[i]->tokens.empty());
+  }
+  EXPECT_EQ(jobs[0]->embedding, jobs[2]->embedding);  // same text, same vector
+  EXPECT_NE(jobs[0]->embedding, jobs[1]->embedding);
+  EXPECT_EQ(gen_sink->wait().reason, DoneReason::length);
+  EXPECT_EQ(gen_sink->tokens.size(), 16u);
+}
+
 }  // namespace
 }  // namespace locus::runtime
