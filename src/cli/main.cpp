@@ -7,7 +7,9 @@
 
 #include "cli/bench.h"
 #include "cli/inspect.h"
+#include "cli/pull.h"
 #include "cli/run.h"
+#include "cli/serve.h"
 #include "cli/tokenize.h"
 #include "gguf/file.h"
 
@@ -42,11 +44,15 @@ int main(int argc, char** argv) {
   auto* run = cli::add_run_command(app, ro);
   cli::BenchOptions bo;
   auto* bench = cli::add_bench_command(app, bo);
+  cli::ServeCommandOptions so;
+  auto* serve = cli::add_serve_command(app, so);
+  cli::PullCommandOptions po;
+  auto* pull = cli::add_pull_command(app, po);
 
   // Commands of the full design that this build does not have yet get a plain answer, not a parse error.
   if (argc > 1) {
     const std::string cmd = argv[1];
-    for (const char* planned : {"serve", "pull", "list", "show", "ps", "create", "cp", "rm", "stop"}) {
+    for (const char* planned : {"list", "show", "ps", "create", "cp", "rm", "stop"}) {
       if (cmd == planned) {
         std::fprintf(stderr,
                      "locus: '%s' is not available in this version yet; available: inspect, tokenize "
@@ -68,6 +74,8 @@ int main(int argc, char** argv) {
     if (tokenize->parsed()) cli::tokenize(to, std::cin, std::cout);
     if (run->parsed()) return cli::run(ro);
     if (bench->parsed()) return cli::bench(bo);
+    if (serve->parsed()) return cli::serve(so, LOCUS_VERSION);
+    if (pull->parsed()) return cli::pull(po);
   } catch (const gguf::GgufError& e) {
     std::fprintf(stderr, "locus: %s\n", e.what());
     return 1;

@@ -21,9 +21,12 @@ std::string arguments_text(std::string_view text) {
 
 Json usage_json(const DoneEvent& d) {
   Json u;
-  u["prompt_tokens"] = d.prompt_eval_count;
+  // OpenAI counts the whole prompt and says in the details how much of it came from the cache; Ollama's
+  // prompt_eval_count is only what was evaluated.
+  const int64_t prompt = static_cast<int64_t>(d.prompt_eval_count) + d.cached_prompt_tokens;
+  u["prompt_tokens"] = prompt;
   u["completion_tokens"] = d.eval_count;
-  u["total_tokens"] = static_cast<int64_t>(d.prompt_eval_count) + d.eval_count;
+  u["total_tokens"] = prompt + d.eval_count;
   u["prompt_tokens_details"] = Json{{"cached_tokens", d.cached_prompt_tokens}};
   u["completion_tokens_details"] = Json{{"reasoning_tokens", d.reasoning_tokens}};
   return u;

@@ -48,7 +48,7 @@ TEST(OpenAiChatStream, GoldenChunks) {
   EXPECT_EQ(w->tool_call("get_time", "{}"),
             event(R"({"tool_calls":[{"index":1,"id":")" + make_tool_call_id(9, 1) +
                   R"(","type":"function","function":{"name":"get_time","arguments":"{}"}}]})"));
-  DoneEvent d = usage(26, 282);
+  DoneEvent d = usage(16, 282);  // 16 evaluated + 10 from the cache: a prompt of 26
   d.cached_prompt_tokens = 10;
   d.reasoning_tokens = 3;
   EXPECT_EQ(w->done(d),

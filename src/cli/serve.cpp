@@ -1,0 +1,131 @@
+#include "cli/serve.h"
+
+#include <CLI/CLI.hpp>
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
+
+#include "runtime/model_store.h"
+#include "server/backend.h"
+#include "server/http_server.h"
+
+namespace locus::cli {
+
+CLI::App* add_serve_command(CLI::App& app, ServeCommandOptions& o) {
+  auto* cmd = app.add_subcommand("serve", "serve the Ollama and OpenAI HTTP APIs (see docs/serve.md)");
+  cmd->add_option("--host", o.host,
+                  "address to listen on: host:port, host or :port (env LOCUS_HOST; default 127.0.0.1:11434). "
+                  "Anything but loopback exposes the models to the network: set LOCUS_API_KEY then");
+  cmd->add_option("--slots", o.slots,
+                  "requests generating at once per model, each with its own KV cache (env LOCUS_NUM_PARALLEL; "
+                  "default 4)");
+  cmd->add_option("--max-queue", o.max_queue,
+                  "requests waiting for a slot per model; beyond it requests get 503 with Retry-After "
+                  "(env LOCUS_MAX_QUEUE; default 32)");
+  cmd->add_option("--ctx", o.ctx, "context length of each slot in tokens (env LOCUS_CONTEXT_LENGTH; default 4096)");
+  cmd->add_option("--keep-alive", o.keep_alive,
+                  "how long an idle model stays loaded: a duration (5m, 1h) or seconds; 0 unloads after each "
+                  "request, -1 keeps it forever; requests may override it (env LOCUS_KEEP_ALIVE; default 5m)");
+  cmd->add_option("--threads", o.threads, "CPU threads per model (default: all cores)");
+  cmd->add_option("--loop-guard", o.loop_guard,
+                  "end an answer that has collapsed into repeating itself once the repetition spans this many "
+                  "tokens (reported as done_reason/finish_reason \"length\"); 0 disables")
+      ->capture_default_str();
+  cmd->footer(
+      "Environment: LOCUS_API_KEY (require 'Authorization: Bearer KEY'), LOCUS_ORIGINS (extra CORS origins, "
+      "comma-separated, '*' wildcards), LOCUS_MAX_REQUEST_BYTES (request body limit, default 64 MiB), "
+      "LOCUS_MODELS / OLLAMA_MODELS (model stores).");
+  return cmd;
+}
+
+int serve(const ServeCommandOptions& c, const std::string& version) {
+  server::ServeOptions o;
+  o.version = version;
+  if (auto err = server::apply_environment(o, [](const char* n) { return std::getenv(n); })) {
+    std::fprintf(stderr, "locus: %s\n", err->c_str());
+    return 2;
+  }
+  // Flags win over the environment.
+  if (!c.host.empty()) {
+    std::string err;
+    auto hp = server::parse_host(c.host, &err);
+    if (!hp) {
+      std::fprintf(stderr, "locus: --host: %s\n", err.c_str());
+      return 2;
+    }
+    o.listen = *hp;
+  }
+  auto positive = [](const char* flag, int v, auto& out) {
+    if (v < 0) {
+      std::fprintf(stderr, "locus: %s must be at least 1, got %d\n", flag, v);
+      return false;
+    }
+    if (v > 0) out = static_cast<std::remove_reference_t<decltype(out)>>(v);
+    return true;
+  };
+  if (!positive("--slots", c.slots, o.n_slots) || !positive("--max-queue", c.max_queue, o.max_queue) ||
+      !positive("--ctx", c.ctx, o.ctx)) {
+    return 2;
+  }
+  if (!c.keep_alive.empty()) {
+    auto ka = server::parse_keep_alive_text(c.keep_alive);
+    if (!ka) {
+      std::fprintf(stderr, "locus: --keep-alive takes a duration (5m, 1h30m) or seconds, got '%s'\n",
+                   c.keep_alive.c_str());
+      return 2;
+    }
+    o.keep_alive = *ka;
+  }
+  o.n_threads = c.threads;
+
+  // Signals go to one thread that waits for them (sigwait), so that shutting down is ordinary code rather than
+  // a handler: block them before any other thread starts, so every thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  runtime::ModelStore store = runtime::ModelStore::from_environment();
+  server::BackendOptions bo;
+  bo.n_slots = o.n_slots;
+  bo.max_queue = o.max_queue;
+  bo.slot_ctx = o.ctx;
+  bo.keep_alive = o.keep_alive;
+  bo.n_threads = o.n_threads;
+  bo.loop_guard_tokens = c.loop_guard;
+  server::RuntimeBackend backend(store, bo);
+  server::HttpServer http(backend, o);
+  std::string err;
+  if (!http.bind(&err)) {
+    std::fprintf(stderr, "locus: %s\n", err.c_str());
+    return 1;
+  }
+  if (!server::is_loopback_host(o.listen.host)) {
+    std::fprintf(stderr,
+                 "locus: WARNING: listening on %s:%d, which is reachable from other machines; %s\n",
+                 o.listen.host.c_str(), http.port(),
+                 o.api_key.empty() ? "anyone who can reach it can use the models (set LOCUS_API_KEY)"
+                                   : "requests need the API key");
+  }
+  std::fprintf(stderr, "locus: listening on %s:%d (slots %d, queue %d, ctx %u, models in %s)\n",
+               o.listen.host.c_str(), http.port(), o.n_slots, o.max_queue, o.ctx, store.roots().locus.c_str());
+
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    std::fprintf(stderr, "locus: %s: stopping\n", sig == SIGINT ? "interrupt" : "terminated");
+    backend.cancel_all();
+    http.stop();
+  });
+  http.run();
+  // run() may also return on its own (a listen failure): wake the waiter so it can be joined.
+  pthread_kill(waiter.native_handle(), SIGTERM);
+  waiter.join();
+  return 0;
+}
+
+}  // namespace locus::cli

@@ -1,0 +1,115 @@
+// What the HTTP server asks of the engine side, as an interface so that the routes are tested with a fake:
+// start a generation for a parsed request, and the model-management answers (/api/tags, /api/show, /api/ps,
+// delete, copy, /v1/models). RuntimeBackend is the real one: the model store, one Gemma4Engine and one
+// runtime::Scheduler per loaded model, keep_alive, and the memory check before loading.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "server/api_request.h"
+#include "server/event_channel.h"
+
+namespace locus::runtime {
+class ModelStore;
+}
+
+namespace locus::server {
+
+struct StartResult {
+  std::optional<ApiError> error;  // the request was refused before anything was generated
+  int retry_after_s = 0;          // with a 503: the Retry-After header
+  Generation generation;          // when !error: its events end with exactly one kDone or kError
+  std::string model;              // the model's display name (for the access log)
+};
+
+// A JSON answer, or an error (the HTTP side picks the envelope by path).
+struct JsonReply {
+  std::optional<ApiError> error;
+  nlohmann::ordered_json body = nlohmann::ordered_json::object();
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual StartResult generate(ApiRequest request) = 0;
+  virtual JsonReply tags() = 0;                            // GET /api/tags
+  virtual JsonReply show(const std::string& model, bool verbose) = 0;  // POST /api/show
+  virtual JsonReply ps() = 0;                              // GET /api/ps
+  virtual JsonReply remove(const std::string& model) = 0;  // DELETE /api/delete
+  virtual JsonReply copy(const std::string& source, const std::string& destination) = 0;  // POST /api/copy
+  virtual JsonReply openai_models() = 0;                   // GET /v1/models
+  virtual JsonReply openai_model(const std::string& model) = 0;  // GET /v1/models/{model}
+  // Shutdown: cancels everything running or queued; later generate() calls are refused with 503.
+  virtual void cancel_all() = 0;
+};
+
+struct BackendOptions {
+  int n_slots = 4;
+  int max_queue = 32;
+  uint32_t slot_ctx = 4096;
+  KeepAlive keep_alive{false, 5 * 60 * 1000};
+  int n_threads = 0;
+  int32_t loop_guard_tokens = 256;  // runtime::Job::loop_guard_tokens; 0 disables
+  // Memory kept free beyond weights and KV when deciding whether a model fits (activations, the process).
+  uint64_t headroom_bytes = uint64_t{512} << 20;
+  std::chrono::milliseconds reap_interval{250};
+};
+
+// Bytes of MemAvailable in /proc/meminfo, or nothing when it cannot be read (then no check is made).
+std::optional<uint64_t> mem_available_bytes();
+
+// The refusal when a model does not fit, with the numbers; empty when it fits.
+std::string memory_refusal(const std::string& model, uint64_t weights_bytes, uint64_t kv_bytes, int n_slots,
+                           uint64_t headroom_bytes, uint64_t available_bytes);
+
+class RuntimeBackend final : public Backend {
+ public:
+  RuntimeBackend(runtime::ModelStore& store, BackendOptions options);
+  ~RuntimeBackend() override;  // unloads every model (running requests end cancelled)
+
+  StartResult generate(ApiRequest request) override;
+  JsonReply tags() override;
+  JsonReply show(const std::string& model, bool verbose) override;
+  JsonReply ps() override;
+  JsonReply remove(const std::string& model) override;
+  JsonReply copy(const std::string& source, const std::string& destination) override;
+  JsonReply openai_models() override;
+  JsonReply openai_model(const std::string& model) override;
+  void cancel_all() override;
+
+  struct Loaded;  // backend.cpp
+
+ private:
+  struct Acquired {
+    std::shared_ptr<Loaded> model;
+    int64_t load_ns = 0;
+    std::optional<ApiError> error;
+  };
+  Acquired acquire(const std::string& ref);
+  void reap_loop();
+
+  runtime::ModelStore& store_;
+  BackendOptions options_;
+  std::mutex mutex_;       // models_, cancels_, stopping_
+  std::mutex load_mutex_;  // one load at a time (each takes most of the memory bandwidth anyway)
+  std::mutex store_mutex_; // store changes (remove, copy) against each other
+  std::map<std::string, std::shared_ptr<Loaded>> models_;  // by GGUF path
+  std::vector<std::weak_ptr<std::atomic<bool>>> cancels_;
+  bool stopping_ = false;
+  std::condition_variable reap_wake_;
+  std::thread reaper_;
+};
+
+}  // namespace locus::server

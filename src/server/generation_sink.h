@@ -1,0 +1,44 @@
+// From a parsed request to a runtime::Job, and from the generator's text back to events for the HTTP side:
+// the prompt rendered (Gemma 4 template, thinking on or off, tools unless tool_choice is none) and tokenized,
+// structured output compiled (format / response_format, forced tool calls), and a GenerateSink that runs the
+// model's text through text::OutputParser into an EventChannel.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runtime/gemma4_engine.h"
+#include "runtime/scheduler.h"
+#include "server/api_request.h"
+#include "server/event_channel.h"
+#include "text/output_parser.h"
+
+namespace locus::server {
+
+struct PreparedJob {
+  std::optional<ApiError> error;  // 400: the request cannot be rendered, its schema compiled, ...
+  std::shared_ptr<runtime::Job> job;  // prompt, options, truncate, logprobs, structured (no sink, no cancel yet)
+  text::OutputParserOptions parser;
+};
+
+// Everything but the sink and the cancel flag. `slot_ctx` is the context of one slot: with truncate off, a
+// longer prompt is refused here (400) rather than failing after the stream began.
+PreparedJob prepare_job(const ApiRequest& request, const runtime::Gemma4Engine& engine, uint32_t slot_ctx);
+
+struct SinkContext {
+  bool parse = true;  // run the text through the output parser (raw prompts: pass it as it is)
+  text::OutputParserOptions parser;
+  int64_t load_ns = 0;
+  std::chrono::steady_clock::time_point received;  // total_duration counts from here
+  std::string model;                               // for warnings in the log
+  bool keep_context = false;  // Ollama generate: done.context = prompt + generated tokens
+  std::vector<int32_t> context_prefix;
+};
+
+std::shared_ptr<runtime::GenerateSink> make_channel_sink(std::shared_ptr<EventChannel> channel, SinkContext context);
+
+}  // namespace locus::server

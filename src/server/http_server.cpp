@@ -1,0 +1,422 @@
+#include "server/http_server.h"
+
+#include <httplib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <random>
+
+#include "server/api_parse.h"
+#include "server/peer_socket.h"
+#include "server/response_writer.h"
+
+namespace locus::server {
+namespace {
+
+using OrderedJson = nlohmann::ordered_json;
+using Clock = std::chrono::steady_clock;
+
+// What the access-log line says about the request this worker thread is serving. httplib runs the pre-routing
+// handler, the route, a streamed body and the logger on the connection's thread, so a thread_local carries it.
+struct RequestLog {
+  Clock::time_point start;
+  bool started = false;
+  std::string model;
+  int32_t prompt_tokens = -1;
+  int32_t eval_tokens = -1;
+};
+thread_local RequestLog t_log;
+
+void note_done(const GenerationEvent& e) {
+  if (e.kind != GenerationEvent::Kind::kDone) return;
+  t_log.prompt_tokens = e.done.prompt_eval_count + e.done.cached_prompt_tokens;
+  t_log.eval_tokens = e.done.eval_count;
+}
+
+void write_log(const OrderedJson& j) {
+  const std::string s = j.dump(-1, ' ', false, OrderedJson::error_handler_t::replace) + "\n";
+  std::fwrite(s.data(), 1, s.size(), stderr);
+}
+
+uint64_t random_seed() {
+  static std::atomic<uint64_t> counter{std::random_device{}() * 0x9E3779B97F4A7C15ULL};
+  return counter.fetch_add(0x9E3779B97F4A7C15ULL) ^ static_cast<uint64_t>(Clock::now().time_since_epoch().count());
+}
+
+std::string field_string(const OrderedJson& body, const char* key) {
+  auto it = body.find(key);
+  return it != body.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+// A streamed generation between calls of httplib's content provider.
+struct StreamState {
+  std::unique_ptr<ResponseWriter> writer;
+  Generation generation;
+  bool sse = false;
+  Clock::time_point last_write = Clock::now();
+  // The connection, for noticing a client that left while nothing is written (peer_socket.h).
+  std::string remote_addr;
+  int remote_port = -1;
+  int local_port = -1;
+  int fd = -2;  // -2: not looked up yet; -1: not found
+  Clock::time_point last_check = Clock::now();
+};
+
+}  // namespace
+
+struct HttpServer::Impl {
+  Backend& backend;
+  ServeOptions o;
+  httplib::Server http;
+  int port = 0;
+  std::atomic<bool> stopping{false};
+
+  Impl(Backend& b, ServeOptions options) : backend(b), o(std::move(options)) {
+    // A client that goes away must cost a failed write, not the process.
+    std::signal(SIGPIPE, SIG_IGN);
+    const size_t threads = static_cast<size_t>(std::clamp(o.n_slots + o.max_queue + 8, 8, 512));
+    http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+    http.set_payload_max_length(o.max_request_bytes);
+    http.set_read_timeout(60);
+    http.set_write_timeout(60);
+    http.set_keep_alive_max_count(100);
+    http.set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
+      t_log = RequestLog{};
+      t_log.start = Clock::now();
+      t_log.started = true;
+      return httplib::Server::HandlerResponse::Unhandled;
+    });
+    http.set_error_handler([this](const httplib::Request& req, httplib::Response& res) { on_error(req, res); });
+    http.set_exception_handler([this](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+      std::string what = "internal error";
+      try {
+        if (ep) std::rethrow_exception(ep);
+      } catch (const std::exception& e) {
+        what = std::string("internal error: ") + e.what();
+      } catch (...) {
+      }
+      reply_error(req, res, ApiError{500, what, ""});
+    });
+    http.set_logger([](const httplib::Request& req, const httplib::Response& res) { log_request(req, res); });
+    routes();
+  }
+
+  static void log_request(const httplib::Request& req, const httplib::Response& res) {
+    OrderedJson j{{"time", format_rfc3339_nano(std::chrono::system_clock::now())},
+                  {"method", req.method},
+                  {"path", req.path},
+                  {"status", res.status},
+                  {"duration_ms", t_log.started ? std::chrono::duration<double, std::milli>(Clock::now() - t_log.start)
+                                                      .count()
+                                                : 0.0},
+                  {"remote", req.remote_addr},
+                  {"route", "local"}};
+    if (!t_log.model.empty()) j["model"] = t_log.model;
+    if (t_log.prompt_tokens >= 0) j["prompt_tokens"] = t_log.prompt_tokens;
+    if (t_log.eval_tokens >= 0) j["eval_tokens"] = t_log.eval_tokens;
+    write_log(j);
+    t_log = RequestLog{};
+  }
+
+  void reply_error(const httplib::Request& req, httplib::Response& res, const ApiError& e) {
+    res.status = e.http_status;
+    res.set_content(error_body_for_path(req.path, e), "application/json");
+  }
+
+  // Statuses httplib sets itself (no route, body too large, bad request line) get the path's envelope.
+  void on_error(const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return;  // a route's own error answer
+    std::string msg;
+    switch (res.status) {
+      case 404: msg = "no route for " + req.method + " " + req.path; break;
+      case 413:
+        msg = "request body is larger than the limit of " + std::to_string(o.max_request_bytes) +
+              " bytes (LOCUS_MAX_REQUEST_BYTES)";
+        break;
+      default: msg = "HTTP " + std::to_string(res.status); break;
+    }
+    reply_error(req, res, ApiError{res.status, msg, ""});
+  }
+
+  // CORS and auth for every route but the liveness probe; returns false when the request was answered.
+  bool admit(const httplib::Request& req, httplib::Response& res, bool open) {
+    const std::string origin = req.get_header_value("Origin");
+    if (!origin.empty()) {
+      if (!origin_allowed(o.origins, origin)) {
+        reply_error(req, res, ApiError{403, "origin " + origin + " is not allowed (add it to LOCUS_ORIGINS)", ""});
+        return false;
+      }
+      res.set_header("Access-Control-Allow-Origin", origin);
+      res.set_header("Access-Control-Expose-Headers", "X-Locus-Route, Retry-After");
+      res.set_header("Vary", "Origin");
+    }
+    if (!open && !authorized(o.api_key, req.get_header_value("Authorization"))) {
+      res.set_header("WWW-Authenticate", "Bearer");
+      reply_error(req, res, ApiError{401, "missing or wrong API key (Authorization: Bearer KEY, LOCUS_API_KEY)", ""});
+      return false;
+    }
+    return true;
+  }
+
+  using Route = std::function<void(const httplib::Request&, httplib::Response&)>;
+  httplib::Server::Handler guarded(Route route, bool open = false) {
+    return [this, route = std::move(route), open](const httplib::Request& req, httplib::Response& res) {
+      if (admit(req, res, open)) route(req, res);
+    };
+  }
+
+  // The body as a JSON object, or an answered 400.
+  std::optional<OrderedJson> json_body(const httplib::Request& req, httplib::Response& res) {
+    OrderedJson body = OrderedJson::parse(req.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object()) {
+      reply_error(req, res, ApiError{400, "request body: expected a JSON object, found " +
+                                              std::string(body.is_discarded() ? "invalid JSON" : body.type_name()), ""});
+      return std::nullopt;
+    }
+    return body;
+  }
+
+  void reply_json(const httplib::Request& req, httplib::Response& res, const JsonReply& r) {
+    if (r.error) return reply_error(req, res, *r.error);
+    res.set_content(r.body.dump(-1, ' ', false, OrderedJson::error_handler_t::replace), "application/json");
+  }
+
+  void routes();
+  void generation(const httplib::Request& req, httplib::Response& res, Api api);
+  bool pump(StreamState& s, httplib::DataSink& sink);
+};
+
+void HttpServer::Impl::routes() {
+  http.Options(".*", [this](const httplib::Request& req, httplib::Response& res) {
+    const std::string origin = req.get_header_value("Origin");
+    if (!origin.empty() && !origin_allowed(o.origins, origin)) {
+      reply_error(req, res, ApiError{403, "origin " + origin + " is not allowed (add it to LOCUS_ORIGINS)", ""});
+      return;
+    }
+    if (!origin.empty()) {
+      res.set_header("Access-Control-Allow-Origin", origin);
+      res.set_header("Vary", "Origin");
+    }
+    res.set_header("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, OPTIONS, HEAD");
+    const std::string asked = req.get_header_value("Access-Control-Request-Headers");
+    res.set_header("Access-Control-Allow-Headers",
+                   asked.empty() ? "Authorization, Content-Type, User-Agent, Accept, X-Requested-With" : asked);
+    res.set_header("Access-Control-Max-Age", "86400");
+    res.status = 204;
+  });
+  // Liveness probe, open even with a key: many clients call it before anything else.
+  http.Get("/", guarded([](const httplib::Request&, httplib::Response& res) {
+             res.set_content("Ollama is running", "text/plain; charset=utf-8");
+           }, true));
+  http.Get("/api/version", guarded([this](const httplib::Request&, httplib::Response& res) {
+             res.set_content(OrderedJson{{"version", o.version}}.dump(), "application/json");
+           }));
+  const std::pair<const char*, Api> generators[] = {{"/api/chat", Api::kOllamaChat},
+                                                    {"/api/generate", Api::kOllamaGenerate},
+                                                    {"/v1/chat/completions", Api::kOpenAiChat},
+                                                    {"/v1/completions", Api::kOpenAiCompletions}};
+  for (const auto& [path, api] : generators) {
+    http.Post(path, guarded([this, api = api](const httplib::Request& req, httplib::Response& res) {
+                generation(req, res, api);
+              }));
+  }
+  http.Get("/api/tags", guarded([this](const httplib::Request& req, httplib::Response& res) {
+             reply_json(req, res, backend.tags());
+           }));
+  http.Get("/api/ps", guarded([this](const httplib::Request& req, httplib::Response& res) {
+             reply_json(req, res, backend.ps());
+           }));
+  http.Post("/api/show", guarded([this](const httplib::Request& req, httplib::Response& res) {
+              auto body = json_body(req, res);
+              if (!body) return;
+              std::string model = field_string(*body, "model");
+              if (model.empty()) model = field_string(*body, "name");  // the deprecated alias clients still send
+              if (model.empty()) return reply_error(req, res, ApiError{400, "model: expected a model name, found none", "model"});
+              t_log.model = model;
+              const auto verbose = body->find("verbose");
+              reply_json(req, res, backend.show(model, verbose != body->end() && verbose->is_boolean() && verbose->get<bool>()));
+            }));
+  http.Delete("/api/delete", guarded([this](const httplib::Request& req, httplib::Response& res) {
+                auto body = json_body(req, res);
+                if (!body) return;
+                std::string model = field_string(*body, "model");
+                if (model.empty()) model = field_string(*body, "name");
+                if (model.empty()) return reply_error(req, res, ApiError{400, "model: expected a model name, found none", "model"});
+                t_log.model = model;
+                JsonReply r = backend.remove(model);
+                if (r.error) return reply_error(req, res, *r.error);
+                res.status = 200;
+              }));
+  http.Post("/api/copy", guarded([this](const httplib::Request& req, httplib::Response& res) {
+              auto body = json_body(req, res);
+              if (!body) return;
+              const std::string source = field_string(*body, "source"), destination = field_string(*body, "destination");
+              if (source.empty() || destination.empty()) {
+                return reply_error(req, res, ApiError{400, "source and destination: expected two model names", "source"});
+              }
+              JsonReply r = backend.copy(source, destination);
+              if (r.error) return reply_error(req, res, *r.error);
+              res.status = 200;
+            }));
+  http.Get("/v1/models", guarded([this](const httplib::Request& req, httplib::Response& res) {
+             reply_json(req, res, backend.openai_models());
+           }));
+  http.Get("/v1/models/(.+)", guarded([this](const httplib::Request& req, httplib::Response& res) {
+             reply_json(req, res, backend.openai_model(req.matches[1]));
+           }));
+}
+
+void HttpServer::Impl::generation(const httplib::Request& req, httplib::Response& res, Api api) {
+  auto body = json_body(req, res);
+  if (!body) return;
+  ParseResult parsed = api == Api::kOllamaChat       ? parse_ollama_chat(*body)
+                       : api == Api::kOllamaGenerate ? parse_ollama_generate(*body)
+                       : api == Api::kOpenAiChat     ? parse_openai_chat(*body)
+                                                     : parse_openai_completions(*body);
+  if (!parsed.ok()) return reply_error(req, res, *parsed.error);
+  ApiRequest& request = parsed.request;
+  t_log.model = request.model;
+  for (const auto& w : parsed.request.warnings) {
+    write_log(OrderedJson{{"event", "request_warning"}, {"path", req.path}, {"model", request.model}, {"message", w}});
+  }
+  WriterConfig cfg;
+  cfg.model = request.model;
+  const uint64_t seed = random_seed();
+  cfg.id = make_response_id(api, seed);
+  cfg.created = std::chrono::duration_cast<std::chrono::seconds>(
+                    std::chrono::system_clock::now().time_since_epoch()).count();
+  cfg.tool_call_seed = seed;
+  auto writer = make_response_writer(request, cfg);
+  const bool stream = request.stream;
+
+  StartResult started = backend.generate(std::move(request));
+  if (started.error) {
+    if (started.retry_after_s > 0) res.set_header("Retry-After", std::to_string(started.retry_after_s));
+    return reply_error(req, res, *started.error);
+  }
+  res.set_header("X-Locus-Route", "local");
+  Generation gen = started.generation;
+
+  if (!stream) {
+    std::string out;
+    std::string failure;
+    std::vector<GenerationEvent> events;
+    int fd = -2;  // the connection (peer_socket.h), looked up when first needed
+    while (!writer->finished()) {
+      events.clear();
+      if (!gen.events->pop_all(events, std::chrono::milliseconds(250))) {
+        if (stopping.load()) {
+          gen.cancel->store(true);
+          failure = "the server is shutting down";
+          break;
+        }
+        // Nothing is written before the answer is complete, so a client that gave up is seen on its socket.
+        if (fd == -2) fd = find_connection_fd(req.remote_addr, req.remote_port, req.local_port);
+        if (fd >= 0 && peer_closed(fd)) {
+          gen.cancel->store(true);
+          failure = "the client closed the connection";
+          break;
+        }
+        continue;
+      }
+      for (const auto& e : events) {
+        note_done(e);
+        if (e.kind == GenerationEvent::Kind::kError) {
+          failure = e.text;
+          break;
+        }
+        out += write_event(*writer, e);
+      }
+      if (!failure.empty()) break;
+    }
+    if (!failure.empty()) {
+      res.status = 500;
+      res.set_content(writer->error_body(ApiError{500, failure, ""}), "application/json");
+      return;
+    }
+    res.set_content(out, writer->content_type());
+    return;
+  }
+
+  auto state = std::make_shared<StreamState>();
+  state->sse = is_openai(api);
+  state->generation = gen;
+  state->remote_addr = req.remote_addr;
+  state->remote_port = req.remote_port;
+  state->local_port = req.local_port;
+  const std::string content_type = writer->content_type();
+  state->writer = std::move(writer);
+  res.set_header("Cache-Control", "no-cache");
+  res.set_chunked_content_provider(
+      content_type, [this, state](size_t, httplib::DataSink& sink) { return pump(*state, sink); },
+      [state](bool success) {
+        // The stream ended early (write failed, client gone): free the slot now rather than at the next token.
+        if (!success || !state->writer->finished()) state->generation.cancel->store(true);
+      });
+}
+
+// One call of the content provider: write whatever events arrived (waiting briefly for some), a ping when the
+// stream has been quiet, or the error line at shutdown. Returning false ends the response (the client is gone).
+bool HttpServer::Impl::pump(StreamState& s, httplib::DataSink& sink) {
+  std::vector<GenerationEvent> events;
+  std::string out;
+  if (s.generation.events->pop_all(events, std::chrono::milliseconds(250))) {
+    for (const auto& e : events) {
+      note_done(e);
+      out += write_event(*s.writer, e);
+    }
+  } else if (stopping.load()) {
+    s.generation.cancel->store(true);
+    out = s.writer->error("the server is shutting down");
+  } else if (s.sse && Clock::now() - s.last_write >= o.ping_interval) {
+    out = ": ping\n\n";  // an SSE comment: clients skip it, and a failed write tells that the client left
+  }
+  if (out.empty() && Clock::now() - s.last_check >= std::chrono::milliseconds(250)) {
+    s.last_check = Clock::now();
+    if (s.fd == -2) s.fd = find_connection_fd(s.remote_addr, s.remote_port, s.local_port);
+    if (s.fd >= 0 && peer_closed(s.fd)) {
+      s.generation.cancel->store(true);
+      return false;
+    }
+  }
+  if (!out.empty()) {
+    if (!sink.write(out.data(), out.size())) {
+      s.generation.cancel->store(true);
+      return false;
+    }
+    s.last_write = Clock::now();
+  }
+  if (s.writer->finished()) sink.done();
+  return true;
+}
+
+HttpServer::HttpServer(Backend& backend, ServeOptions options)
+    : impl_(std::make_unique<Impl>(backend, std::move(options))) {}
+
+HttpServer::~HttpServer() { stop(); }
+
+bool HttpServer::bind(std::string* error) {
+  const HostPort& hp = impl_->o.listen;
+  if (hp.port == 0) {
+    impl_->port = impl_->http.bind_to_any_port(hp.host);
+    if (impl_->port > 0) return true;
+  } else if (impl_->http.bind_to_port(hp.host, hp.port)) {
+    impl_->port = hp.port;
+    return true;
+  }
+  if (error) *error = "cannot listen on " + hp.host + ":" + std::to_string(hp.port) + " (in use, or not an address of this machine)";
+  return false;
+}
+
+int HttpServer::port() const { return impl_->port; }
+
+void HttpServer::run() { impl_->http.listen_after_bind(); }
+
+void HttpServer::stop() {
+  impl_->stopping.store(true);
+  impl_->http.stop();
+}
+
+}  // namespace locus::server
