@@ -1,0 +1,78 @@
+// Aggregate generation speed of an HTTP server with 1 and N concurrent streams (used by serve_parallel.sh).
+//   node serve_parallel.mjs --url http://127.0.0.1:PORT --api ollama|llama --model NAME --streams 1,4 --tokens 64
+// Each stream asks for exactly --tokens tokens from a short prompt (different per stream) and reads the answer as
+// it streams. For one round of N streams started together it prints, as JSON: per-stream tokens and decode rate
+// (tokens after the first over the time since the first), the aggregate rate (all tokens after each stream's
+// first over the window from the first stream's first token to the last stream's end), and time to first token.
+import { parseArgs } from "node:util";
+
+const { values: opt } = parseArgs({
+  options: {
+    url: { type: "string" }, api: { type: "string", default: "ollama" }, model: { type: "string", default: "" },
+    streams: { type: "string", default: "1,4" }, tokens: { type: "string", default: "64" },
+    reps: { type: "string", default: "1" },
+  },
+});
+const tokens = +opt.tokens;
+
+async function* lines(body) {
+  const dec = new TextDecoder();
+  let buf = "";
+  for await (const chunk of body) {
+    buf += dec.decode(chunk, { stream: true });
+    let i;
+    while ((i = buf.indexOf("\n")) >= 0) {
+      const line = buf.slice(0, i).trim();
+      buf = buf.slice(i + 1);
+      if (line) yield line;
+    }
+  }
+  if (buf.trim()) yield buf.trim();
+}
+
+async function one(k) {
+  const prompt = `Stream ${k}: write a long story about the number ${k * 7 + 3}.`;
+  const t0 = performance.now();
+  let first = 0, count = 0, end = 0;
+  let res;
+  if (opt.api === "ollama") {
+    res = await fetch(`${opt.url}/api/generate`, {
+      method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: opt.model, prompt, raw: true, stream: true,
+                             options: { num_predict: tokens, temperature: 0.8, seed: k, repeat_last_n: 0 } }),
+    });
+  } else {
+    res = await fetch(`${opt.url}/completion`, {
+      method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ prompt, n_predict: tokens, stream: true, temperature: 0.8, seed: k, ignore_eos: true,
+                             cache_prompt: false }),
+    });
+  }
+  if (!res.ok) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
+  for await (let line of lines(res.body)) {
+    if (line.startsWith("data: ")) line = line.slice(6);
+    const j = JSON.parse(line);
+    if (j.error) throw new Error(JSON.stringify(j.error));
+    const piece = opt.api === "ollama" ? (j.done ? null : j.response) : (j.stop ? null : j.content);
+    if (piece !== null && piece !== undefined) {
+      if (count === 0) first = performance.now();
+      count++;
+    }
+    if (opt.api === "ollama" && j.done) count = j.eval_count;        // exact token count from the server
+    if (opt.api !== "ollama" && j.stop && j.timings) count = j.timings.predicted_n;
+  }
+  end = performance.now();
+  return { ttft_ms: first - t0, tokens: count, first, end, decode_tps: (count - 1) / ((end - first) / 1000) };
+}
+
+const out = [];
+for (const n of opt.streams.split(",").map(Number)) {
+  for (let r = 0; r < +opt.reps; r++) {
+    const runs = await Promise.all(Array.from({ length: n }, (_, k) => one(k + 1 + r * 100)));
+    const window = (Math.max(...runs.map((x) => x.end)) - Math.min(...runs.map((x) => x.first))) / 1000;
+    const total = runs.reduce((a, x) => a + x.tokens - 1, 0);
+    out.push({ streams: n, aggregate_tps: total / window, per_stream_tps: runs.map((x) => +x.decode_tps.toFixed(3)),
+               ttft_ms: runs.map((x) => Math.round(x.ttft_ms)), tokens: runs.map((x) => x.tokens) });
+  }
+}
+console.log(JSON.stringify(out));

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Does batching pay? Aggregate generation tokens/s of `locus serve` with 1 and with N concurrent streams, beside
+# llama.cpp's llama-server with the same number of parallel slots, on the same GGUF and threads; and the server's
+# overhead per token: one stream through HTTP against the engine alone (`locus bench --sampled`).
+#
+#   bench/serve_parallel.sh [-t THREADS] [-s SLOTS] [-n TOKENS] [-r REPS] MODEL.gguf
+#
+# Prints the rates and the ratios: N-stream aggregate / 1 stream (each server), locus / llama.cpp, and
+# (HTTP single stream) / (engine alone). Loopback only.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+threads=2 slots=4 gen=64 reps=2
+while getopts "t:s:n:r:h" o; do
+  case $o in
+    t) threads=$OPTARG ;; s) slots=$OPTARG ;; n) gen=$OPTARG ;; r) reps=$OPTARG ;;
+    *) sed -n 2,9p "$0"; exit 2 ;;
+  esac
+done
+shift $((OPTIND - 1))
+[ $# -eq 1 ] || { sed -n 2,9p "$0"; exit 2; }
+model=$(realpath "$1")
+locus=${LOCUS_BUILD_DIR:-$root/build}/bin/locus
+llama_bin=$("$root/bench/llama_tools.sh")
+out=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$out"; }
+trap cleanup EXIT
+port_locus=$((20000 + RANDOM % 20000)) port_llama=$((port_locus + 1))
+ctx=$((gen + 256))
+
+wait_ready() {  # url pid
+  for _ in $(seq 1 600); do
+    curl -sf "$1" >/dev/null 2>&1 && return 0
+    kill -0 "$2" 2>/dev/null || { echo "server exited during start-up" >&2; return 1; }
+    sleep 0.5
+  done
+  echo "server did not come up at $1" >&2; return 1
+}
+
+# Engine alone, one stream (the same sampling loop the server runs, without HTTP).
+"$locus" bench "$model" -t "$threads" -n "$gen" -r "$reps" --sampled --json >"$out/engine.json"
+
+"$locus" serve --host "127.0.0.1:$port_locus" --slots "$slots" --ctx "$ctx" --threads "$threads" \
+  --keep-alive -1 >"$out/locus.log" 2>&1 &
+pids+=($!)
+wait_ready "http://127.0.0.1:$port_locus/" "${pids[-1]}"
+node "$root/bench/serve_parallel.mjs" --url "http://127.0.0.1:$port_locus" --api ollama --model "$model" \
+  --streams 1 --tokens 4 >/dev/null  # loads the model and warms up
+node "$root/bench/serve_parallel.mjs" --url "http://127.0.0.1:$port_locus" --api ollama --model "$model" \
+  --streams "1,$slots" --tokens "$gen" --reps "$reps" >"$out/locus.json"
+kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+
+"$llama_bin/llama-server" -m "$model" --host 127.0.0.1 --port "$port_llama" -t "$threads" -np "$slots" \
+  -c $((ctx * slots)) --cont-batching --no-webui >"$out/llama.log" 2>&1 &
+pids+=($!)
+wait_ready "http://127.0.0.1:$port_llama/health" "${pids[-1]}"
+node "$root/bench/serve_parallel.mjs" --url "http://127.0.0.1:$port_llama" --api llama --streams 1 --tokens 4 >/dev/null
+node "$root/bench/serve_parallel.mjs" --url "http://127.0.0.1:$port_llama" --api llama \
+  --streams "1,$slots" --tokens "$gen" --reps "$reps" >"$out/llama.json"
+
+node - "$out" "$slots" "$(basename "$model" .gguf)" "$gen" "$threads" <<'JS'
+const fs = require('fs');
+const [dir, slots, name, gen, threads] = process.argv.slice(2);
+const med = a => { const s = [...a].sort((x, y) => x - y); return s[Math.floor(s.length / 2)]; };
+const read = f => JSON.parse(fs.readFileSync(`${dir}/${f}`));
+const agg = (runs, n) => med(runs.filter(r => r.streams === n).map(r => r.aggregate_tps));
+const L = read('locus.json'), G = read('llama.json'), E = read('engine.json');
+const l1 = agg(L, 1), ln = agg(L, +slots), g1 = agg(G, 1), gn = agg(G, +slots);
+console.log(`model ${name}, ${gen} tokens per stream, ${threads} threads, ${slots} slots, medians`);
+console.log(`${'server'.padEnd(12)} ${'1 stream t/s'.padStart(13)} ${(slots + ' streams t/s').padStart(14)} ${'batching gain'.padStart(14)}`);
+console.log(`${'locus'.padEnd(12)} ${l1.toFixed(2).padStart(13)} ${ln.toFixed(2).padStart(14)} ${(ln / l1).toFixed(2).padStart(13)}x`);
+console.log(`${'llama-server'.padEnd(12)} ${g1.toFixed(2).padStart(13)} ${gn.toFixed(2).padStart(14)} ${(gn / g1).toFixed(2).padStart(13)}x`);
+console.log(`locus / llama-server: 1 stream ${(l1 / g1).toFixed(2)}x, ${slots} streams ${(ln / gn).toFixed(2)}x`);
+const e = E.tg.tokens_per_s;
+console.log(`server overhead per token (1 stream over HTTP vs the engine alone at ${e.toFixed(2)} t/s): ` +
+            `${((e / l1 - 1) * 100).toFixed(2)}%`);
+const ttft = L.filter(r => r.streams === +slots).flatMap(r => r.ttft_ms);
+console.log(`locus time to first token with ${slots} streams: median ${med(ttft)} ms`);
+JS
