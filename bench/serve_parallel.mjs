@@ -2,8 +2,10 @@
 //   node serve_parallel.mjs --url http://127.0.0.1:PORT --api ollama|llama --model NAME --streams 1,4 --tokens 64
 // Each stream asks for exactly --tokens tokens from a short prompt (different per stream) and reads the answer as
 // it streams. For one round of N streams started together it prints, as JSON: per-stream tokens and decode rate
-// (tokens after the first over the time since the first), the aggregate rate (all tokens after each stream's
-// first over the window from the first stream's first token to the last stream's end), and time to first token.
+// (tokens after the first over the time since the first); the steady aggregate rate, counting the pieces of all
+// streams that arrived while every stream was generating (from the last stream's first piece to the first
+// stream's last piece), which is what batching is about; the whole-round rate (all tokens over the round,
+// prompts included); and each stream's time to first token.
 import { parseArgs } from "node:util";
 
 const { values: opt } = parseArgs({
@@ -34,6 +36,7 @@ async function one(k) {
   const prompt = `Stream ${k}: write a long story about the number ${k * 7 + 3}.`;
   const t0 = performance.now();
   let first = 0, count = 0, end = 0;
+  const times = [];
   let res;
   if (opt.api === "ollama") {
     res = await fetch(`${opt.url}/api/generate`, {
@@ -55,23 +58,31 @@ async function one(k) {
     if (j.error) throw new Error(JSON.stringify(j.error));
     const piece = opt.api === "ollama" ? (j.done ? null : j.response) : (j.stop ? null : j.content);
     if (piece !== null && piece !== undefined) {
-      if (count === 0) first = performance.now();
+      const now = performance.now();
+      if (count === 0) first = now;
+      times.push(now);
       count++;
     }
     if (opt.api === "ollama" && j.done) count = j.eval_count;        // exact token count from the server
     if (opt.api !== "ollama" && j.stop && j.timings) count = j.timings.predicted_n;
   }
   end = performance.now();
-  return { ttft_ms: first - t0, tokens: count, first, end, decode_tps: (count - 1) / ((end - first) / 1000) };
+  return { ttft_ms: first - t0, tokens: count, first, end, times, t0,
+           decode_tps: (count - 1) / ((end - first) / 1000) };
 }
 
 const out = [];
 for (const n of opt.streams.split(",").map(Number)) {
   for (let r = 0; r < +opt.reps; r++) {
     const runs = await Promise.all(Array.from({ length: n }, (_, k) => one(k + 1 + r * 100)));
-    const window = (Math.max(...runs.map((x) => x.end)) - Math.min(...runs.map((x) => x.first))) / 1000;
-    const total = runs.reduce((a, x) => a + x.tokens - 1, 0);
-    out.push({ streams: n, aggregate_tps: total / window, per_stream_tps: runs.map((x) => +x.decode_tps.toFixed(3)),
+    // Steady window: every stream generating. Pieces are counted strictly after its start so that the rate is
+    // (pieces) / (time they took).
+    const w0 = Math.max(...runs.map((x) => x.first)), w1 = Math.min(...runs.map((x) => x.times.at(-1)));
+    const steady = runs.reduce((a, x) => a + x.times.filter((t) => t > w0 && t <= w1).length, 0);
+    const round = (Math.max(...runs.map((x) => x.end)) - Math.min(...runs.map((x) => x.t0))) / 1000;
+    const total = runs.reduce((a, x) => a + x.tokens, 0);
+    out.push({ streams: n, aggregate_tps: w1 > w0 ? steady / ((w1 - w0) / 1000) : NaN, round_tps: total / round,
+               per_stream_tps: runs.map((x) => +x.decode_tps.toFixed(3)),
                ttft_ms: runs.map((x) => Math.round(x.ttft_ms)), tokens: runs.map((x) => x.tokens) });
   }
 }

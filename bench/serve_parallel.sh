@@ -6,7 +6,8 @@
 #   bench/serve_parallel.sh [-t THREADS] [-s SLOTS] [-n TOKENS] [-r REPS] MODEL.gguf
 #
 # Prints the rates and the ratios: N-stream aggregate / 1 stream (each server), locus / llama.cpp, and
-# (HTTP single stream) / (engine alone). Loopback only.
+# (HTTP single stream) / (engine alone). The aggregate counts the tokens that arrived while all N streams were
+# generating (bench/serve_parallel.mjs); the whole round, prompts included, is printed beside it. Loopback only.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 threads=2 slots=4 gen=64 reps=2
@@ -74,6 +75,11 @@ console.log(`locus / llama-server: 1 stream ${(l1 / g1).toFixed(2)}x, ${slots} s
 const e = E.tg.tokens_per_s;
 console.log(`server overhead per token (1 stream over HTTP vs the engine alone at ${e.toFixed(2)} t/s): ` +
             `${((e / l1 - 1) * 100).toFixed(2)}%`);
-const ttft = L.filter(r => r.streams === +slots).flatMap(r => r.ttft_ms);
-console.log(`locus time to first token with ${slots} streams: median ${med(ttft)} ms`);
+const rnd = (runs, n) => med(runs.filter(r => r.streams === n).map(r => r.round_tps));
+console.log(`whole round with ${slots} streams (prompts included): locus ${rnd(L, +slots).toFixed(2)} t/s, ` +
+            `llama-server ${rnd(G, +slots).toFixed(2)} t/s`);
+for (const [who, R] of [['locus', L], ['llama-server', G]]) {
+  const ttft = R.filter(r => r.streams === +slots).flatMap(r => r.ttft_ms);
+  console.log(`${who} time to first token with ${slots} streams: median ${med(ttft)} ms`);
+}
 JS
