@@ -1,5 +1,7 @@
 #include "server/http_server.h"
 
+#include "server/client_json.h"
+
 #include <httplib.h>
 
 #include <algorithm>
@@ -169,13 +171,19 @@ struct HttpServer::Impl {
 
   // The body as a JSON object, or an answered 400.
   std::optional<OrderedJson> json_body(const httplib::Request& req, httplib::Response& res) {
-    OrderedJson body = OrderedJson::parse(req.body, nullptr, false);
+    ClientJson parsed = parse_client_json(req.body);
+    OrderedJson& body = parsed.value;
+    if (parsed.too_deep) {
+      reply_error(req, res, ApiError{400, "request body: JSON nested deeper than " +
+                                              std::to_string(kMaxClientJsonDepth) + " levels", ""});
+      return std::nullopt;
+    }
     if (body.is_discarded() || !body.is_object()) {
       reply_error(req, res, ApiError{400, "request body: expected a JSON object, found " +
                                               std::string(body.is_discarded() ? "invalid JSON" : body.type_name()), ""});
       return std::nullopt;
     }
-    return body;
+    return std::move(body);
   }
 
   void reply_json(const httplib::Request& req, httplib::Response& res, const JsonReply& r) {

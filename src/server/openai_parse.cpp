@@ -1,6 +1,7 @@
 // OpenAI-compatible request bodies (api-compat.md §2.7), mapped the way Ollama's compatibility layer maps them.
 #include <algorithm>
 
+#include "server/client_json.h"
 #include "server/api_parse.h"
 #include "server/ollama_options.h"
 #include "server/parse_common.h"
@@ -101,7 +102,7 @@ nlohmann::json decode_arguments(const OrderedJson* args, const std::string& path
   if (!args->is_string()) fail_field(path, "a JSON-encoded object string", args);
   const std::string& s = args->get_ref<const std::string&>();
   if (s.empty()) return nlohmann::json::object();
-  const OrderedJson parsed = OrderedJson::parse(s, nullptr, false);
+  const OrderedJson parsed = parse_client_json(s).value;  // discarded when too deep, too
   if (parsed.is_discarded() || !parsed.is_object()) {
     fail_field(path, "a string holding a JSON object", args);
   }

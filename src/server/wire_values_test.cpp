@@ -262,3 +262,24 @@ TEST(DoneEventFrom, MapsRuntimeReasonsAndDurations) {
 
 }  // namespace
 }  // namespace locus::server
+
+#include "server/client_json.h"
+
+namespace locus::server {
+namespace {
+
+TEST(ClientJson, NestingIsBounded) {
+  const std::string ok = std::string(kMaxClientJsonDepth - 1, '[') + std::string(kMaxClientJsonDepth - 1, ']');
+  EXPECT_FALSE(parse_client_json(ok).too_deep);
+  EXPECT_FALSE(parse_client_json(ok).value.is_discarded());
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  const ClientJson j = parse_client_json(deep);
+  EXPECT_TRUE(j.too_deep);
+  EXPECT_TRUE(j.value.is_discarded());
+  EXPECT_TRUE(parse_client_json("{not json").value.is_discarded());
+  EXPECT_FALSE(parse_client_json("{not json").too_deep);
+  EXPECT_EQ(parse_client_json(R"({"b":1,"a":2})").value.begin().key(), "b");  // key order kept
+}
+
+}  // namespace
+}  // namespace locus::server
