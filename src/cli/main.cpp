@@ -7,6 +7,7 @@
 
 #include "cli/bench.h"
 #include "cli/inspect.h"
+#include "cli/models.h"
 #include "cli/pull.h"
 #include "cli/run.h"
 #include "cli/serve.h"
@@ -48,20 +49,8 @@ int main(int argc, char** argv) {
   auto* serve = cli::add_serve_command(app, so);
   cli::PullCommandOptions po;
   auto* pull = cli::add_pull_command(app, po);
-
-  // Commands of the full design that this build does not have yet get a plain answer, not a parse error.
-  if (argc > 1) {
-    const std::string cmd = argv[1];
-    for (const char* planned : {"list", "show", "ps", "create", "cp", "rm", "stop"}) {
-      if (cmd == planned) {
-        std::fprintf(stderr,
-                     "locus: '%s' is not available in this version yet; available: inspect, tokenize "
-                     "(see locus --help)\n",
-                     planned);
-        return 2;
-      }
-    }
-  }
+  cli::ModelCommandOptions mo;
+  cli::add_model_commands(app, mo);
 
   try {
     app.parse(argc, argv);
@@ -76,6 +65,7 @@ int main(int argc, char** argv) {
     if (bench->parsed()) return cli::bench(bo);
     if (serve->parsed()) return cli::serve(so, LOCUS_VERSION);
     if (pull->parsed()) return cli::pull(po);
+    if (const auto code = cli::run_model_command(mo)) return *code;
   } catch (const gguf::GgufError& e) {
     std::fprintf(stderr, "locus: %s\n", e.what());
     return 1;

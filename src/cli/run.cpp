@@ -15,6 +15,7 @@
 #include "cli/progress.h"
 #include "common/human.h"
 #include "runtime/gemma4_engine.h"
+#include "runtime/model_store.h"
 #include "text/chat_renderer.h"
 #include "text/json_grammar.h"
 #include "text/output_parser.h"
@@ -308,7 +309,7 @@ int interactive(runtime::Gemma4Engine& engine, runtime::Generator& gen, RunOptio
 
 CLI::App* add_run_command(CLI::App& app, RunOptions& o) {
   auto* cmd = app.add_subcommand("run", "generate from a model: one answer for a prompt, or a chat without one");
-  cmd->add_option("model", o.model_path, "the .gguf file")->required();
+  cmd->add_option("model", o.model_path, "a model name (see `locus list`) or a .gguf file")->required();
   cmd->add_option("prompt", o.prompt, "the prompt (- reads standard input); omit it for an interactive chat");
   auto& s = o.sampling;
   cmd->add_option("--temperature", s.temperature, "sampling temperature; 0 = greedy")->capture_default_str();
@@ -413,7 +414,15 @@ int run(RunOptions& o) {
   eo.mmap = o.mmap;
   const bool tty = isatty(STDERR_FILENO) != 0;
   if (!o.mmap) eo.load_progress = load_progress_bar(tty);
-  auto engine = runtime::Gemma4Engine::load(o.model_path, eo);
+  // A GGUF path, or a model name from the store (locus's, then Ollama's), as everywhere a model is named.
+  std::string model_file;
+  try {
+    model_file = runtime::ModelStore::from_environment().resolve_model_ref(o.model_path).model_path.string();
+  } catch (const runtime::StoreError& e) {
+    std::fprintf(stderr, "locus: %s\n", e.what());
+    return 1;
+  }
+  auto engine = runtime::Gemma4Engine::load(model_file, eo);
   if (o.mmap) prefetch_weights(engine->model().file(), tty);
   const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   runtime::Generator gen(*engine, *engine, engine->suppress_tokens());

@@ -1,0 +1,370 @@
+#include "cli/model_client.h"
+
+#include <curl/curl.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <stdexcept>
+#include <variant>
+
+#include "gguf/file.h"
+#include "runtime/model_create.h"
+#include "runtime/model_store.h"
+#include "runtime/sha256.h"
+#include "server/server_config.h"
+
+namespace locus::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::string rfc3339(std::chrono::system_clock::time_point t) {
+  const std::time_t s = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&s, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+json details_json(const runtime::ModelDetails& d) {
+  return json{{"parent_model", d.parent_model},     {"format", d.format},
+              {"family", d.family},                 {"families", d.families},
+              {"parameter_size", d.parameter_size}, {"quantization_level", d.quantization_level}};
+}
+
+// ---- HTTP ----
+
+struct HttpReply {
+  long status = 0;
+  std::string body;
+};
+
+class Curl {
+ public:
+  Curl() : h_(curl_easy_init()) {
+    if (h_ == nullptr) throw std::runtime_error("cannot start libcurl");
+  }
+  ~Curl() { curl_easy_cleanup(h_); }
+  Curl(const Curl&) = delete;
+  Curl& operator=(const Curl&) = delete;
+  CURL* get() const { return h_; }
+
+ private:
+  CURL* h_;
+};
+
+size_t append_body(char* data, size_t size, size_t n, void* user) {
+  auto* sink = static_cast<std::function<void(std::string_view)>*>(user);
+  (*sink)(std::string_view(data, size * n));
+  return size * n;
+}
+
+struct Upload {
+  std::FILE* file = nullptr;
+};
+size_t read_upload(char* buffer, size_t size, size_t n, void* user) {
+  return std::fread(buffer, 1, size * n, static_cast<Upload*>(user)->file);
+}
+
+// One request. `on_data` sees the body as it arrives (NDJSON progress); a failure to connect throws.
+// timeout_ms 0 means none (a create can run for minutes).
+HttpReply http(const std::string& method, const std::string& url, const std::string* body, long timeout_ms,
+               const std::function<void(std::string_view)>& on_data = {}, const fs::path* upload = nullptr) {
+  Curl curl;
+  CURL* h = curl.get();
+  HttpReply reply;
+  std::function<void(std::string_view)> sink = [&](std::string_view chunk) {
+    if (on_data) on_data(chunk);
+    else reply.body.append(chunk);
+  };
+  char error[CURL_ERROR_SIZE] = {0};
+  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_NOPROXY, "*");  // the server is ours, never behind a proxy
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
+  if (timeout_ms > 0) curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, append_body);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
+  curl_slist* headers = nullptr;
+  if (const char* key = std::getenv("LOCUS_API_KEY"); key != nullptr && *key != '\0') {
+    headers = curl_slist_append(headers, ("Authorization: Bearer " + std::string(key)).c_str());
+  }
+  Upload up;
+  if (method == "HEAD") {
+    curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+  } else if (upload != nullptr) {
+    up.file = std::fopen(upload->c_str(), "rb");
+    if (up.file == nullptr) throw std::runtime_error("cannot open " + upload->string());
+    curl_easy_setopt(h, CURLOPT_POST, 1L);
+    curl_easy_setopt(h, CURLOPT_READFUNCTION, read_upload);
+    curl_easy_setopt(h, CURLOPT_READDATA, &up);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(fs::file_size(*upload)));
+    headers = curl_slist_append(headers, "Content-Type: application/octet-stream");
+  } else if (body != nullptr) {
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body->c_str());
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body->size()));
+    headers = curl_slist_append(headers, "Content-Type: application/json");
+  }
+  if (headers != nullptr) curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+  const CURLcode rc = curl_easy_perform(h);
+  curl_slist_free_all(headers);
+  if (up.file != nullptr) std::fclose(up.file);
+  if (rc != CURLE_OK) {
+    throw std::runtime_error(method + " " + url + ": " + (error[0] != '\0' ? error : curl_easy_strerror(rc)));
+  }
+  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &reply.status);
+  return reply;
+}
+
+// The server's one-line error from an Ollama error body, or the status.
+std::string error_text(const HttpReply& r) {
+  const json j = json::parse(r.body, nullptr, false);
+  if (j.is_object() && j.contains("error")) {
+    const json& e = j["error"];
+    if (e.is_string()) return e.get<std::string>();
+    if (e.is_object() && e.contains("message") && e["message"].is_string()) return e["message"].get<std::string>();
+  }
+  return "the server answered HTTP " + std::to_string(r.status);
+}
+
+class HttpClient : public ModelClient {
+ public:
+  explicit HttpClient(std::string base) : base_(std::move(base)) {}
+  std::string server_url() const override { return base_; }
+
+  json tags() override { return call("GET", "/api/tags"); }
+  json show(const std::string& model) override { return call("POST", "/api/show", json{{"model", model}}); }
+  std::optional<json> ps() override { return call("GET", "/api/ps"); }
+  void copy(const std::string& source, const std::string& destination) override {
+    call("POST", "/api/copy", json{{"source", source}, {"destination", destination}});
+  }
+  void remove(const std::string& model) override { call("DELETE", "/api/delete", json{{"model", model}}); }
+  void stop(const std::string& model) override {
+    call("POST", "/api/generate", json{{"model", model}, {"keep_alive", 0}, {"stream", false}});
+  }
+
+  void create(const std::string& name, const std::string& modelfile, const fs::path& base_dir,
+              const std::optional<std::string>& quantize,
+              const std::function<void(const std::string&)>& progress) override {
+    // Parsed here so that its errors name the line, as they do without a server.
+    const runtime::Modelfile mf = runtime::parse_modelfile(modelfile);
+    json body{{"model", name}, {"stream", true}};
+    fs::path from = mf.from;
+    if (mf.from.starts_with("~/")) {
+      if (const char* home = std::getenv("HOME")) from = fs::path(home) / mf.from.substr(2);
+    }
+    if (from.is_relative()) from = base_dir / from;
+    std::error_code ec;
+    if (fs::is_regular_file(from, ec)) {
+      body["files"] = {{from.filename().string(), upload_blob(from, progress)}};
+    } else if (runtime::ModelStore::looks_like_path(mf.from) || fs::exists(from, ec)) {
+      throw runtime::ModelfileError(mf.from_line, "FROM " + from.string() + ": not a GGUF file");
+    } else {
+      body["from"] = mf.from;
+    }
+    if (mf.template_text) body["template"] = *mf.template_text;
+    if (mf.system) body["system"] = *mf.system;
+    if (!mf.parameters.empty()) body["parameters"] = json::parse(mf.parameters.dump());
+    if (!mf.messages.empty()) {
+      for (const auto& m : mf.messages) body["messages"].push_back({{"role", m.role}, {"content", m.content}});
+    }
+    if (!mf.licenses.empty()) body["license"] = mf.licenses;
+    if (quantize) body["quantize"] = *quantize;
+
+    // NDJSON: {"status": ...} lines, or {"error": ...}.
+    std::string pending;
+    std::string failure;
+    const auto on_line = [&](std::string_view line) {
+      const json j = json::parse(line, nullptr, false);
+      if (!j.is_object()) return;
+      if (j.contains("error")) failure = j["error"].is_string() ? j["error"].get<std::string>() : j["error"].dump();
+      else if (j.contains("status") && j["status"].is_string() && progress) progress(j["status"].get<std::string>());
+    };
+    const std::string text = body.dump();
+    std::string whole;
+    const HttpReply r = http("POST", base_ + "/api/create", &text, 0, [&](std::string_view chunk) {
+      whole.append(chunk);
+      pending.append(chunk);
+      for (size_t nl; (nl = pending.find('\n')) != std::string::npos;) {
+        on_line(std::string_view(pending).substr(0, nl));
+        pending.erase(0, nl + 1);
+      }
+    });
+    if (!pending.empty()) on_line(pending);
+    if (r.status >= 400) throw std::runtime_error(error_text(HttpReply{r.status, whole}));
+    if (!failure.empty()) throw std::runtime_error(failure);
+  }
+
+ private:
+  // A null body sends none (GET).
+  json call(const std::string& method, const std::string& path, const json& body = nullptr) {
+    const std::string text = body.is_null() ? std::string() : body.dump();
+    const HttpReply r = http(method, base_ + path, body.is_null() ? nullptr : &text, 0);
+    if (r.status >= 400) throw std::runtime_error(error_text(r));
+    if (r.body.empty()) return json::object();
+    json j = json::parse(r.body, nullptr, false);
+    if (j.is_discarded()) throw std::runtime_error(method + " " + path + ": the server's answer is not JSON");
+    return j;
+  }
+
+  // Ollama's protocol: HEAD /api/blobs/DIGEST says whether the server has it, POST uploads it.
+  std::string upload_blob(const fs::path& file, const std::function<void(const std::string&)>& progress) {
+    if (progress) progress("gathering model components");
+    const std::string digest = "sha256:" + runtime::sha256_file_hex(file, {});
+    const std::string url = base_ + "/api/blobs/" + digest;
+    if (http("HEAD", url, nullptr, 10000).status == 200) return digest;
+    if (progress) progress("copying file " + digest);
+    const HttpReply r = http("POST", url, nullptr, 0, {}, &file);
+    if (r.status == 404 || r.status == 405) {
+      throw std::runtime_error("the server at " + base_ +
+                               " does not accept model files (POST /api/blobs); create the model without it: stop "
+                               "the server or set LOCUS_HOST to a free port");
+    }
+    if (r.status >= 400) throw std::runtime_error(error_text(r));
+    return digest;
+  }
+
+  std::string base_;
+};
+
+// ---- the local store ----
+
+json value_json(const gguf::Value& v) {
+  if (v.as_array() != nullptr) return nullptr;  // long arrays (the vocabulary) are left out, as the API does
+  return std::visit(
+      [](const auto& x) -> json {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, std::shared_ptr<gguf::Array>>) return nullptr;
+        else return json(x);
+      },
+      v.data);
+}
+
+class LocalClient : public ModelClient {
+ public:
+  LocalClient() : store_(runtime::ModelStore::from_environment()) {}
+  std::string server_url() const override { return {}; }
+
+  json tags() override {
+    json models = json::array();
+    for (const auto& e : store_.list()) {
+      models.push_back({{"name", e.display_name},
+                        {"model", e.display_name},
+                        {"modified_at", rfc3339(e.modified_at)},
+                        {"size", e.size_bytes},
+                        {"digest", e.digest},
+                        {"details", details_json(e.details)}});
+    }
+    return json{{"models", models}};
+  }
+
+  json show(const std::string& model) override {
+    const runtime::ResolvedModel m = store_.resolve_model_ref(model);
+    const runtime::ModelDetails details = store_.details(m);
+    json info = json::object();
+    std::string chat_template;
+    const auto file = gguf::GgufFile::open(m.model_path.string());
+    for (const auto& [key, value] : file.content().metadata) {
+      if (key == "tokenizer.chat_template") continue;  // shown as the template, not as model information
+      info[key] = value_json(value);
+    }
+    json capabilities = json::array({"completion", "tools", "thinking"});
+    json out{{"modelfile", runtime::modelfile_text(m, m.model_path.string())},
+             {"parameters", m.params ? runtime::format_parameters(*m.params) : std::string()},
+             {"template", m.template_text.value_or("")},
+             {"details", details_json(details)},
+             {"model_info", info},
+             {"capabilities", capabilities},
+             {"modified_at", rfc3339(m.modified_at)}};
+    if (m.system_text) out["system"] = *m.system_text;
+    if (!m.licenses.empty()) {
+      std::string license;
+      for (const auto& l : m.licenses) license += (license.empty() ? "" : "\n\n") + l;
+      out["license"] = license;
+    }
+    return out;
+  }
+
+  std::optional<json> ps() override { return std::nullopt; }
+  void copy(const std::string& source, const std::string& destination) override {
+    store_.copy(runtime::parse_model_name(source), runtime::parse_model_name(destination));
+  }
+  void remove(const std::string& model) override { store_.remove(runtime::parse_model_name(model)); }
+  void stop(const std::string& model) override {
+    throw std::runtime_error("no locus server is running at " + server_base_url() + ", so \"" + model +
+                             "\" is not loaded");
+  }
+  void create(const std::string& name, const std::string& modelfile, const fs::path& base_dir,
+              const std::optional<std::string>& quantize,
+              const std::function<void(const std::string&)>& progress) override {
+    runtime::create_model(store_, name, modelfile, base_dir, quantize, progress);
+  }
+
+ private:
+  runtime::ModelStore store_;
+};
+
+}  // namespace
+
+std::string server_base_url() {
+  const char* env = std::getenv("LOCUS_HOST");
+  server::HostPort hp;
+  if (env != nullptr && *env != '\0') {
+    std::string error;
+    const auto parsed = server::parse_host(env, &error);
+    if (!parsed) throw std::runtime_error("LOCUS_HOST: " + error);
+    hp = *parsed;
+  }
+  std::string host = hp.host;
+  // A server listening on every address is reached on loopback.
+  if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
+  if (host == "::") host = "::1";
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  return "http://" + host + ":" + std::to_string(hp.port);
+}
+
+std::unique_ptr<ModelClient> connect_model_client() {
+  const std::string base = server_base_url();
+  // Any answer to /api/version within a short time means a server is there; a refused connection (nothing
+  // listening) fails at once.
+  try {
+    Curl curl;
+    CURL* h = curl.get();
+    std::string body;
+    std::function<void(std::string_view)> sink = [&](std::string_view chunk) { body.append(chunk); };
+    const std::string url = base + "/api/version";
+    curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 500L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 1500L);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, append_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
+    curl_slist* headers = nullptr;
+    if (const char* key = std::getenv("LOCUS_API_KEY"); key != nullptr && *key != '\0') {
+      headers = curl_slist_append(headers, ("Authorization: Bearer " + std::string(key)).c_str());
+      curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+    }
+    const CURLcode rc = curl_easy_perform(h);
+    curl_slist_free_all(headers);
+    if (rc == CURLE_OK) {
+      long status = 0;
+      curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+      const json j = json::parse(body, nullptr, false);
+      // A 401 is a server too (one that wants LOCUS_API_KEY): its error then says so, which the store cannot.
+      if ((status == 200 && j.is_object() && j.contains("version")) || status == 401) {
+        return std::make_unique<HttpClient>(base);
+      }
+    }
+  } catch (const std::runtime_error&) {
+    // No server: the local store.
+  }
+  return std::make_unique<LocalClient>();
+}
+
+}  // namespace locus::cli

@@ -1,0 +1,411 @@
+// Creating a model from a Modelfile or an /api/create body (model_create.h). Both are turned into one
+// CreateSpec, which build() stores: blobs first (linked from Ollama's root when a base model lives there, so
+// the new model never depends on Ollama's files), the config blob, then the manifest.
+#include "runtime/model_create.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+
+#include "gguf/file.h"
+#include "runtime/model_create_quantize.h"
+
+namespace locus::runtime {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct CreateSpec {
+  ModelName name;
+  std::optional<fs::path> from_file;       // a GGUF on disk (Modelfile FROM path)
+  std::optional<std::string> from_model;   // an existing model (FROM name, /api/create "from")
+  std::vector<std::string> file_digests;   // /api/create "files": uploaded GGUF blobs
+  std::optional<std::string> template_text;
+  std::optional<std::string> system;
+  nlohmann::ordered_json parameters = nlohmann::ordered_json::object();
+  std::optional<nlohmann::json> messages;
+  std::vector<std::string> licenses;
+  std::optional<std::string> quantize;
+};
+
+std::atomic<unsigned> g_temp_counter{0};
+
+void report(const CreateProgress& progress, const std::string& status) {
+  if (progress) progress(status);
+}
+
+std::string who(const ModelName& name) { return "cannot create \"" + name.display() + "\""; }
+
+// Makes sure a blob named by a layer is in the locus root: already there, or linked (copied) in from where it
+// was found, stored under the digest of the bytes actually read.
+void adopt_blob(ModelStore& store, const ModelName& name, const ManifestLayer& layer, const fs::path& found_at) {
+  std::error_code ec;
+  if (fs::is_regular_file(store.blob_path(layer.digest), ec)) return;
+  const std::string got = store.add_blob_file(found_at, true);
+  if (got != layer.digest) {
+    throw StoreError(StoreErrorKind::digest_mismatch,
+                     who(name) + ": blob " + found_at.string() + ": expected " + layer.digest + ", found " + got);
+  }
+}
+
+bool is_projector_gguf(const gguf::GgufFile& f) {
+  const std::string type = f.get_string_or("general.type").value_or("");
+  return type == "mmproj" || type == "projector" || f.get_string_or("general.architecture").value_or("") == "clip";
+}
+
+gguf::GgufFile open_gguf(const ModelName& name, const fs::path& p, const std::string& what) {
+  try {
+    return gguf::GgufFile::open(p.string());
+  } catch (const gguf::GgufError& e) {
+    throw StoreError(StoreErrorKind::bad_input, who(name) + ": " + what + " is not a readable GGUF: " + e.what());
+  }
+}
+
+nlohmann::json checked_messages(const nlohmann::json& messages) {
+  if (!messages.is_array()) {
+    throw StoreError(StoreErrorKind::bad_input, std::string("messages: expected an array, found ") + messages.type_name());
+  }
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& m : messages) {
+    const auto role = m.is_object() ? m.find("role") : m.end();
+    const auto content = m.is_object() ? m.find("content") : m.end();
+    if (!m.is_object() || role == m.end() || !role->is_string() || content == m.end() || !content->is_string()) {
+      throw StoreError(StoreErrorKind::bad_input,
+                       "messages: expected objects with string \"role\" and \"content\", found " + m.dump());
+    }
+    const std::string r = role->get<std::string>();
+    if (r != "system" && r != "user" && r != "assistant" && r != "tool") {
+      throw StoreError(StoreErrorKind::bad_input,
+                       "messages: role: expected system, user, assistant or tool, found \"" + r + "\"");
+    }
+    out.push_back({{"role", r}, {"content", content->get<std::string>()}});
+  }
+  return out;
+}
+
+std::string quantize_names() {
+  std::string out;
+  for (const auto& n : quantize_target_names()) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+CreateResult build(ModelStore& store, const CreateSpec& spec, const CreateProgress& progress) {
+  const ModelName& name = spec.name;
+  std::optional<model::FileTypeInfo> target;
+  if (spec.quantize && !spec.quantize->empty()) {
+    target = quantize_target(*spec.quantize);
+    if (!target) {
+      throw StoreError(StoreErrorKind::bad_input, who(name) + ": unsupported quantization type \"" + *spec.quantize +
+                                                      "\": expected one of " + quantize_names());
+    }
+  }
+
+  Manifest m;
+  std::optional<size_t> model_layer;  // index into m.layers
+  fs::path model_path;                // the model layer's GGUF
+  nlohmann::ordered_json params = nlohmann::ordered_json::object();
+  ModelDetails base_details;
+  bool have_base_details = false;
+
+  const auto add_layer = [&](ManifestLayer layer, bool existing) {
+    report(progress, std::string(existing ? "using existing layer " : "creating new layer ") + layer.digest);
+    m.layers.push_back(std::move(layer));
+  };
+  const auto add_file_blob = [&](std::string_view type, const fs::path& p) {
+    const std::string digest = store.add_blob_file(p, true);
+    add_layer({std::string(type), digest, fs::file_size(store.blob_path(digest))}, false);
+    return store.blob_path(digest);
+  };
+
+  if (spec.from_model) {
+    const ResolvedModel base = store.resolve(*spec.from_model);
+    const fs::path root = base.root == StoreRootKind::ollama && store.roots().ollama ? *store.roots().ollama
+                                                                                      : store.roots().locus;
+    for (const auto& l : base.manifest.layers) {
+      // Text layers the new model states replace the base's; the base's licenses stay and new ones follow.
+      if ((l.media_type == media_type::kTemplate && spec.template_text) ||
+          (l.media_type == media_type::kSystem && spec.system) || l.media_type == media_type::kParams ||
+          (l.media_type == media_type::kMessages && spec.messages)) {
+        continue;
+      }
+      adopt_blob(store, name, l, root / "blobs" / blob_file_name(l.digest));
+      if (l.media_type == media_type::kModel && !model_layer) {
+        model_layer = m.layers.size();
+        model_path = store.blob_path(l.digest);
+      }
+      add_layer(l, true);
+    }
+    if (base.params) params = normalize_parameters(*base.params);
+    try {
+      base_details = store.details(base);
+      have_base_details = true;
+    } catch (const StoreError&) {
+      // Read from the GGUF below instead.
+    }
+  } else if (spec.from_file) {
+    report(progress, "parsing GGUF");
+    const auto file = open_gguf(name, *spec.from_file, spec.from_file->string());
+    const bool projector = is_projector_gguf(file);
+    if (projector) {
+      throw StoreError(StoreErrorKind::bad_input,
+                       who(name) + ": " + spec.from_file->string() + " is a projector (mmproj) GGUF, not a model");
+    }
+    model_layer = m.layers.size();
+    if (target) {
+      // Quantized straight from the file below: the unquantized copy is never stored.
+      m.layers.push_back({std::string(media_type::kModel), "", 0});
+      model_path = *spec.from_file;
+    } else {
+      model_path = add_file_blob(media_type::kModel, *spec.from_file);
+    }
+  } else if (!spec.file_digests.empty()) {
+    report(progress, "parsing GGUF");
+    for (const auto& digest : spec.file_digests) {
+      if (!is_valid_digest(digest)) {
+        throw StoreError(StoreErrorKind::bad_input,
+                         who(name) + ": files: expected \"sha256:<64 hex digits>\", found \"" + digest + "\"");
+      }
+      const auto found = store.find_blob(digest);
+      if (!found) {
+        throw StoreError(StoreErrorKind::not_found, who(name) + ": blob " + digest + " is not in the store (upload it "
+                                                                "with POST /api/blobs/" + digest + " first)");
+      }
+      const auto file = open_gguf(name, *found, "blob " + digest);
+      const bool projector = is_projector_gguf(file);
+      if (!projector && model_layer) {
+        throw StoreError(StoreErrorKind::bad_input,
+                         who(name) + ": files hold more than one model GGUF (split GGUFs are not supported)");
+      }
+      ManifestLayer layer{std::string(projector ? media_type::kProjector : media_type::kModel), digest,
+                          file.file_size()};
+      adopt_blob(store, name, layer, *found);
+      if (!projector) {
+        model_layer = m.layers.size();
+        model_path = store.blob_path(digest);
+      }
+      add_layer(std::move(layer), true);
+    }
+  }
+  if (!model_layer) {
+    throw StoreError(StoreErrorKind::bad_input, who(name) + ": no model: give a GGUF file or a model to start from");
+  }
+
+  if (target) {
+    const QuantizeSource source = describe_quantize_source(model_path);
+    if (!source.unquantized) {
+      throw StoreError(StoreErrorKind::bad_input,
+                       who(name) + ": cannot quantize a model that is already quantized (" + source.file_type +
+                           "); --quantize needs a model stored as F32, F16 or BF16");
+    }
+    report(progress, "quantizing " + source.file_type + " model to " + std::string(target->name));
+    std::error_code ec;
+    fs::create_directories(store.blobs_dir(), ec);
+    // In the blobs folder, so that storing it is a link and a rename on the same file system; the name is not
+    // a blob's, so garbage collection never takes it.
+    const fs::path temp = store.blobs_dir() / (".tmp-quantize-" + std::to_string(::getpid()) + "-" +
+                                               std::to_string(g_temp_counter++) + ".gguf");
+    try {
+      requantize_gguf(model_path, temp, *target);
+      const std::string digest = store.add_blob_file(temp, true);
+      fs::remove(temp, ec);
+      m.layers[*model_layer] = {std::string(media_type::kModel), digest, fs::file_size(store.blob_path(digest))};
+      report(progress, "creating new layer " + digest);
+      model_path = store.blob_path(digest);
+      have_base_details = false;  // the quantization level changed
+    } catch (...) {
+      fs::remove(temp, ec);
+      throw;
+    }
+  }
+
+  const auto add_text = [&](std::string_view type, const std::string& text) {
+    add_layer({std::string(type), store.add_blob(text), text.size()}, false);
+  };
+  if (spec.template_text) add_text(media_type::kTemplate, *spec.template_text);
+  if (spec.system) add_text(media_type::kSystem, *spec.system);
+  for (const auto& [key, value] : spec.parameters.items()) params[key] = value;  // the new model's win
+  if (!params.empty()) add_text(media_type::kParams, params.dump());
+  if (spec.messages) add_text(media_type::kMessages, spec.messages->dump());
+  for (const auto& license : spec.licenses) add_text(media_type::kLicense, license);
+
+  ModelDetails details = base_details;
+  if (!have_base_details) {
+    try {
+      details = details_from_gguf(model_path);
+    } catch (const std::exception& e) {
+      throw StoreError(StoreErrorKind::bad_input, who(name) + ": " + e.what());
+    }
+  }
+  // The config blob in the shape Ollama writes (as import_gguf does), so Ollama-compatible tools read the
+  // same details.
+  nlohmann::ordered_json config;
+  config["model_format"] = details.format;
+  config["model_family"] = details.family;
+  config["model_families"] = details.families.empty() ? std::vector<std::string>{details.family} : details.families;
+  config["model_type"] = details.parameter_size;
+  config["file_type"] = details.quantization_level;
+#if defined(__aarch64__)
+  config["architecture"] = "arm64";
+#else
+  config["architecture"] = "amd64";
+#endif
+  config["os"] = "linux";
+  config["rootfs"] = {{"type", "layers"}, {"diff_ids", nlohmann::ordered_json::array()}};
+  for (const auto& l : m.layers) config["rootfs"]["diff_ids"].push_back(l.digest);
+  const std::string config_bytes = config.dump();
+  m.config = {std::string(media_type::kConfig), store.add_blob(config_bytes), config_bytes.size()};
+
+  bool replacing = false;
+  try {
+    replacing = store.resolve(name).root == StoreRootKind::locus;
+  } catch (const StoreError& e) {
+    replacing = e.kind() == StoreErrorKind::corrupt;  // a broken model of this name is replaced too
+  }
+  report(progress, "writing manifest");
+  CreateResult result;
+  result.digest = store.write_manifest(name, m);
+  if (replacing) store.collect_garbage();
+  result.name = name;
+  result.display_name = name.display();
+  result.size_bytes = m.total_bytes();
+  report(progress, "success");
+  return result;
+}
+
+fs::path expand_home(const std::string& p) {
+  if (p == "~" || p.starts_with("~/")) {
+    if (const char* home = std::getenv("HOME"); home != nullptr) return fs::path(home) / p.substr(p.size() == 1 ? 1 : 2);
+  }
+  return fs::path(p);
+}
+
+}  // namespace
+
+std::vector<std::string> supported_quantize_types() { return quantize_target_names(); }
+
+CreateResult create_model(ModelStore& store, std::string_view name, std::string_view modelfile,
+                          const std::filesystem::path& base_dir, const std::optional<std::string>& quantize,
+                          const CreateProgress& progress) {
+  CreateSpec spec;
+  spec.name = parse_model_name(name);
+  report(progress, "parsing modelfile");
+  Modelfile mf = parse_modelfile(modelfile);
+
+  // FROM is a file when it looks like one (a path form, ".gguf", or something that exists beside the
+  // Modelfile); anything else is a model name.
+  fs::path candidate = expand_home(mf.from);
+  if (candidate.is_relative()) candidate = (base_dir / candidate).lexically_normal();
+  std::error_code ec;
+  const bool path_form = mf.from.starts_with('/') || mf.from.starts_with("./") || mf.from.starts_with("../") ||
+                         mf.from.starts_with('~') || ModelStore::looks_like_path(mf.from);
+  if (fs::is_directory(candidate, ec) && (path_form || mf.from.find(':') == std::string::npos)) {
+    throw ModelfileError(mf.from_line, "FROM " + candidate.string() +
+                                           " is a folder: locus creates models from GGUF files (convert "
+                                           "safetensors to GGUF with llama.cpp's convert_hf_to_gguf.py first)");
+  }
+  if (fs::is_regular_file(candidate, ec)) {
+    spec.from_file = candidate;
+  } else if (path_form) {
+    throw ModelfileError(mf.from_line, "FROM " + candidate.string() + ": no such file");
+  } else {
+    try {
+      parse_model_name(mf.from);
+    } catch (const StoreError& e) {
+      throw ModelfileError(mf.from_line, "FROM " + mf.from + ": neither a file nor a model name (" + e.what() + ")");
+    }
+    spec.from_model = mf.from;
+  }
+  spec.template_text = std::move(mf.template_text);
+  spec.system = std::move(mf.system);
+  spec.parameters = std::move(mf.parameters);
+  if (!mf.messages.empty()) {
+    nlohmann::json messages = nlohmann::json::array();
+    for (const auto& msg : mf.messages) messages.push_back({{"role", msg.role}, {"content", msg.content}});
+    spec.messages = std::move(messages);
+  }
+  spec.licenses = std::move(mf.licenses);
+  spec.quantize = quantize;
+  return build(store, spec, progress);
+}
+
+CreateResult create_model_from_api(ModelStore& store, const nlohmann::json& body, const CreateProgress& progress) {
+  if (!body.is_object()) {
+    throw StoreError(StoreErrorKind::bad_input, std::string("expected a JSON object, found ") + body.type_name());
+  }
+  const auto string_field = [&](const char* key) -> std::optional<std::string> {
+    const auto it = body.find(key);
+    if (it == body.end() || it->is_null()) return std::nullopt;
+    if (!it->is_string()) {
+      throw StoreError(StoreErrorKind::bad_input,
+                       std::string(key) + ": expected a string, found " + std::string(it->type_name()));
+    }
+    return it->get<std::string>();
+  };
+  // Ollama's clients send "model"; older ones "name".
+  std::optional<std::string> model = string_field("model");
+  if (!model || model->empty()) model = string_field("name");
+  if (!model || model->empty()) throw StoreError(StoreErrorKind::bad_input, "model: a name for the new model is required");
+
+  CreateSpec spec;
+  spec.name = parse_model_name(*model);
+  if (const auto it = body.find("adapters"); it != body.end() && !it->is_null() && !it->empty()) {
+    throw StoreError(StoreErrorKind::bad_input,
+                     "adapters are not supported: locus does not apply LoRA adapters (merge the adapter into the "
+                     "model's GGUF instead)");
+  }
+  if (body.contains("modelfile") && !body["modelfile"].is_null()) {
+    throw StoreError(StoreErrorKind::bad_input,
+                     "modelfile: the Modelfile text is no longer part of /api/create; send from, files, template, "
+                     "system and parameters instead");
+  }
+  spec.from_model = string_field("from");
+  if (spec.from_model && spec.from_model->empty()) spec.from_model.reset();
+  if (const auto it = body.find("files"); it != body.end() && !it->is_null()) {
+    if (!it->is_object()) {
+      throw StoreError(StoreErrorKind::bad_input,
+                       std::string("files: expected an object of file name to digest, found ") + it->type_name());
+    }
+    for (const auto& [file, digest] : it->items()) {
+      if (!digest.is_string()) {
+        throw StoreError(StoreErrorKind::bad_input, "files: " + file + ": expected a digest string, found " + digest.dump());
+      }
+      if (!(file.size() > 5 && file.substr(file.size() - 5) == ".gguf") && file.find('.') != std::string::npos) {
+        throw StoreError(StoreErrorKind::bad_input, "files: " + file +
+                                                        ": only GGUF files are supported (convert safetensors to "
+                                                        "GGUF first)");
+      }
+      spec.file_digests.push_back(digest.get<std::string>());
+    }
+  }
+  if (spec.from_model && !spec.file_digests.empty()) {
+    throw StoreError(StoreErrorKind::bad_input, "give either from (a model) or files (GGUF blobs), not both");
+  }
+  if (!spec.from_model && spec.file_digests.empty()) {
+    throw StoreError(StoreErrorKind::bad_input, "from or files is required: the model to start from");
+  }
+  spec.template_text = string_field("template");
+  spec.system = string_field("system");
+  if (const auto it = body.find("parameters"); it != body.end() && !it->is_null()) {
+    spec.parameters = normalize_parameters(*it);
+  }
+  if (const auto it = body.find("messages"); it != body.end() && !it->is_null()) spec.messages = checked_messages(*it);
+  if (const auto it = body.find("license"); it != body.end() && !it->is_null()) {
+    if (it->is_string()) {
+      spec.licenses.push_back(it->get<std::string>());
+    } else if (it->is_array()) {
+      for (const auto& l : *it) {
+        if (!l.is_string()) throw StoreError(StoreErrorKind::bad_input, "license: expected strings, found " + l.dump());
+        spec.licenses.push_back(l.get<std::string>());
+      }
+    } else {
+      throw StoreError(StoreErrorKind::bad_input,
+                       std::string("license: expected a string or an array, found ") + it->type_name());
+    }
+  }
+  spec.quantize = string_field("quantize");
+  if (!spec.quantize) spec.quantize = string_field("quantization");  // the older field name
+  return build(store, spec, progress);
+}
+
+}  // namespace locus::runtime
