@@ -8,6 +8,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -19,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "server/api_request.h"
+#include "server/embed_api.h"
 #include "server/event_channel.h"
 
 namespace locus::runtime {
@@ -51,6 +53,21 @@ class Backend {
   virtual JsonReply copy(const std::string& source, const std::string& destination) = 0;  // POST /api/copy
   virtual JsonReply openai_models() = 0;                   // GET /v1/models
   virtual JsonReply openai_model(const std::string& model) = 0;  // GET /v1/models/{model}
+
+  // POST /api/embed, /api/embeddings, /v1/embeddings: every input one embedding job on the model's scheduler.
+  // Blocks until all are done; `abandoned` is polled while waiting (the client left, the server stops) and,
+  // when true, cancels what is left. The defaults answer 501 so that test fakes need not implement these.
+  virtual EmbedResult embed(const EmbedRequest& request, const std::function<bool()>& abandoned);
+  // POST /api/pull: runs the pull on the calling thread, handing each progress line (Ollama's shape, ending
+  // with {"status":"success"}) to on_line; `cancel` stops it. Pulls run one at a time. The error's status
+  // follows runtime::PullErrorKind (404 no such model, 401 credentials wanted, 502 the registry failed, ...).
+  virtual JsonReply pull(const std::string& model, bool insecure,
+                         const std::function<void(const nlohmann::json& line)>& on_line,
+                         const std::atomic<bool>& cancel);
+  // POST /api/create (Ollama's body as sent): each step's status to on_status; 501 when this build has no
+  // runtime::create_model_from_api.
+  virtual JsonReply create(const nlohmann::json& body, const std::function<void(const std::string& status)>& on_status);
+
   // Shutdown: cancels everything running or queued; later generate() calls are refused with 503.
   virtual void cancel_all() = 0;
 };
@@ -87,6 +104,10 @@ class RuntimeBackend final : public Backend {
   JsonReply copy(const std::string& source, const std::string& destination) override;
   JsonReply openai_models() override;
   JsonReply openai_model(const std::string& model) override;
+  EmbedResult embed(const EmbedRequest& request, const std::function<bool()>& abandoned) override;
+  JsonReply pull(const std::string& model, bool insecure, const std::function<void(const nlohmann::json& line)>& on_line,
+                 const std::atomic<bool>& cancel) override;
+  JsonReply create(const nlohmann::json& body, const std::function<void(const std::string& status)>& on_status) override;
   void cancel_all() override;
 
   struct Loaded;  // backend.cpp
@@ -105,6 +126,9 @@ class RuntimeBackend final : public Backend {
   std::mutex mutex_;       // models_, cancels_, stopping_
   std::mutex load_mutex_;  // one load at a time (each takes most of the memory bandwidth anyway)
   std::mutex store_mutex_; // store changes (remove, copy) against each other
+  // Pulls and creates one at a time, and remove() waits for them: removing collects unreferenced blobs, which
+  // would take the blobs a pull has written before its manifest names them.
+  std::timed_mutex write_mutex_;
   std::map<std::string, std::shared_ptr<Loaded>> models_;  // by GGUF path
   std::vector<std::weak_ptr<std::atomic<bool>>> cancels_;
   bool stopping_ = false;

@@ -152,6 +152,8 @@ JsonReply RuntimeBackend::ps() {
 
 JsonReply RuntimeBackend::remove(const std::string& model) {
   JsonReply r;
+  // After any pull or create in progress: removing collects unreferenced blobs, theirs included.
+  std::lock_guard<std::timed_mutex> write_lock(write_mutex_);
   std::lock_guard<std::mutex> store_lock(store_mutex_);
   try {
     const runtime::ModelName name = runtime::parse_model_name(model);

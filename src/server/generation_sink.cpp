@@ -40,6 +40,12 @@ class ChannelSink final : public runtime::GenerateSink {
       push(GenerationEvent::Kind::kError, result.error);
       return;
     }
+    // Cancelled is never a finished answer: a client still reading (the server is shutting down) must see an
+    // error, not a done line that makes a cut answer look complete. A client that left reads nothing anyway.
+    if (result.reason == runtime::DoneReason::cancelled) {
+      push(GenerationEvent::Kind::kError, "the request was cancelled: the server is shutting down or the client left");
+      return;
+    }
     GenerationEvent e;
     e.kind = GenerationEvent::Kind::kDone;
     e.done = done_event_from(result);

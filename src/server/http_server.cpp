@@ -6,11 +6,15 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <csignal>
 #include <cstdio>
+#include <deque>
 #include <random>
+#include <thread>
 
 #include "server/api_parse.h"
+#include "server/embed_api.h"
 #include "server/peer_socket.h"
 #include "server/response_writer.h"
 
@@ -66,6 +70,32 @@ struct StreamState {
   Clock::time_point last_check = Clock::now();
 };
 
+// A pull or create running on a worker thread of its own (it can take minutes and must not hold the
+// connection's thread in a way that hides a client that left), its NDJSON lines queued for the handler.
+struct ProgressTask {
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::deque<std::string> lines;  // JSON texts, without the newline
+  size_t pushed = 0;              // lines ever queued
+  bool finished = false;
+  std::optional<ApiError> error;  // when finished
+  std::atomic<bool> cancel{false};
+  std::thread worker;
+
+  void push(std::string line) {
+    std::lock_guard<std::mutex> lock(mutex);
+    lines.push_back(std::move(line));
+    ++pushed;
+    changed.notify_all();
+  }
+  void finish(std::optional<ApiError> e) {
+    std::lock_guard<std::mutex> lock(mutex);
+    error = std::move(e);
+    finished = true;
+    changed.notify_all();
+  }
+};
+
 }  // namespace
 
 struct HttpServer::Impl {
@@ -74,6 +104,9 @@ struct HttpServer::Impl {
   httplib::Server http;
   int port = 0;
   std::atomic<bool> stopping{false};
+  // Streamed responses still open: stop() lets them write their last (error) line before httplib stops, as
+  // httplib's chunked writer gives up at once, without the final chunk, once the server is stopped.
+  std::atomic<int> open_streams{0};
 
   Impl(Backend& b, ServeOptions options) : backend(b), o(std::move(options)) {
     // A client that goes away must cost a failed write, not the process.
@@ -194,6 +227,25 @@ struct HttpServer::Impl {
   void routes();
   void generation(const httplib::Request& req, httplib::Response& res, Api api);
   bool pump(StreamState& s, httplib::DataSink& sink);
+  void embedding(const httplib::Request& req, httplib::Response& res, EmbedApi api);
+  void progress_route(const httplib::Request& req, httplib::Response& res, bool stream,
+                      std::function<std::optional<ApiError>(ProgressTask&)> work);
+
+  // Pull and create workers, joined when they are done (pruned at each new one) or at shutdown.
+  std::mutex tasks_mutex;
+  std::vector<std::shared_ptr<ProgressTask>> tasks;
+
+  ~Impl() {
+    std::vector<std::shared_ptr<ProgressTask>> all;
+    {
+      std::lock_guard<std::mutex> lock(tasks_mutex);
+      all.swap(tasks);
+    }
+    for (auto& t : all) {
+      t->cancel.store(true);
+      if (t->worker.joinable()) t->worker.join();
+    }
+  }
 };
 
 void HttpServer::Impl::routes() {
@@ -267,6 +319,52 @@ void HttpServer::Impl::routes() {
               JsonReply r = backend.copy(source, destination);
               if (r.error) return reply_error(req, res, *r.error);
               res.status = 200;
+            }));
+  const std::pair<const char*, EmbedApi> embedders[] = {{"/api/embed", EmbedApi::kOllamaEmbed},
+                                                       {"/api/embeddings", EmbedApi::kOllamaEmbeddings},
+                                                       {"/v1/embeddings", EmbedApi::kOpenAi}};
+  for (const auto& [path, api] : embedders) {
+    http.Post(path, guarded([this, api = api](const httplib::Request& req, httplib::Response& res) {
+                embedding(req, res, api);
+              }));
+  }
+  http.Post("/api/pull", guarded([this](const httplib::Request& req, httplib::Response& res) {
+              auto body = json_body(req, res);
+              if (!body) return;
+              std::string model = field_string(*body, "model");
+              if (model.empty()) model = field_string(*body, "name");  // ollama-js sends `name`
+              if (model.empty()) return reply_error(req, res, ApiError{400, "model: expected a model name, found none", "model"});
+              const auto insecure_it = body->find("insecure");
+              if (insecure_it != body->end() && !insecure_it->is_null() && !insecure_it->is_boolean()) {
+                return reply_error(req, res, ApiError{400, "insecure: expected a boolean", "insecure"});
+              }
+              const bool insecure = insecure_it != body->end() && insecure_it->is_boolean() && insecure_it->get<bool>();
+              const auto stream_it = body->find("stream");
+              const bool stream = stream_it == body->end() || !stream_it->is_boolean() || stream_it->get<bool>();
+              t_log.model = model;
+              progress_route(req, res, stream, [this, model, insecure](ProgressTask& task) {
+                JsonReply r = backend.pull(
+                    model, insecure, [&task](const nlohmann::json& line) { task.push(line.dump()); }, task.cancel);
+                return r.error;
+              });
+            }));
+  http.Post("/api/create", guarded([this](const httplib::Request& req, httplib::Response& res) {
+              auto body = json_body(req, res);
+              if (!body) return;
+              const auto stream_it = body->find("stream");
+              const bool stream = stream_it == body->end() || !stream_it->is_boolean() || stream_it->get<bool>();
+              t_log.model = field_string(*body, "model");
+              const nlohmann::json plain = nlohmann::json::parse(body->dump());
+              progress_route(req, res, stream, [this, plain](ProgressTask& task) {
+                bool said_success = false;
+                JsonReply r = backend.create(plain, [&](const std::string& status) {
+                  said_success = status == "success";
+                  task.push(OrderedJson{{"status", status}}.dump());
+                });
+                // Clients wait for a last {"status":"success"}; add it unless create said it.
+                if (!r.error && !said_success) task.push(OrderedJson{{"status", "success"}}.dump());
+                return r.error;
+              });
             }));
   http.Get("/v1/models", guarded([this](const httplib::Request& req, httplib::Response& res) {
              reply_json(req, res, backend.openai_models());
@@ -357,9 +455,11 @@ void HttpServer::Impl::generation(const httplib::Request& req, httplib::Response
   const std::string content_type = writer->content_type();
   state->writer = std::move(writer);
   res.set_header("Cache-Control", "no-cache");
+  open_streams.fetch_add(1);
   res.set_chunked_content_provider(
       content_type, [this, state](size_t, httplib::DataSink& sink) { return pump(*state, sink); },
-      [state](bool success) {
+      [this, state](bool success) {
+        open_streams.fetch_sub(1);
         // The stream ended early (write failed, client gone): free the slot now rather than at the next token.
         if (!success || !state->writer->finished()) state->generation.cancel->store(true);
       });
@@ -400,6 +500,124 @@ bool HttpServer::Impl::pump(StreamState& s, httplib::DataSink& sink) {
   return true;
 }
 
+void HttpServer::Impl::embedding(const httplib::Request& req, httplib::Response& res, EmbedApi api) {
+  auto body = json_body(req, res);
+  if (!body) return;
+  EmbedParse parsed = api == EmbedApi::kOllamaEmbed       ? parse_ollama_embed(*body)
+                      : api == EmbedApi::kOllamaEmbeddings ? parse_ollama_embeddings(*body)
+                                                           : parse_openai_embeddings(*body);
+  if (!parsed.ok()) return reply_error(req, res, *parsed.error);
+  const EmbedRequest& request = parsed.request;
+  t_log.model = request.model;
+  for (const auto& w : request.warnings) {
+    write_log(OrderedJson{{"event", "request_warning"}, {"path", req.path}, {"model", request.model}, {"message", w}});
+  }
+  // Nothing is written until the vectors are ready, so a client that gave up is seen on its socket.
+  int fd = -2;
+  auto abandoned = [&]() {
+    if (stopping.load()) return true;
+    if (fd == -2) fd = find_connection_fd(req.remote_addr, req.remote_port, req.local_port);
+    return fd >= 0 && peer_closed(fd);
+  };
+  EmbedResult r = backend.embed(request, abandoned);
+  if (r.error) {
+    if (r.retry_after_s > 0) res.set_header("Retry-After", std::to_string(r.retry_after_s));
+    return reply_error(req, res, *r.error);
+  }
+  t_log.prompt_tokens = r.prompt_tokens;
+  res.set_header("X-Locus-Route", "local");
+  res.set_content(embed_response_json(request, r).dump(-1, ' ', false, OrderedJson::error_handler_t::replace),
+                  "application/json");
+}
+
+// Runs `work` (a pull or a create) on a worker thread and answers with its progress lines: NDJSON when
+// streaming, else one {"status":"success"} at the end. The first line is held back until a second one comes
+// (or the work ends), so that what fails at once (no such model, bad name) gets an HTTP status instead of a
+// 200 stream with an error line; after that, a failure is a last {"error": ...} line.
+void HttpServer::Impl::progress_route(const httplib::Request& req, httplib::Response& res, bool stream,
+                                      std::function<std::optional<ApiError>(ProgressTask&)> work) {
+  auto task = std::make_shared<ProgressTask>();
+  {
+    std::lock_guard<std::mutex> lock(tasks_mutex);
+    std::erase_if(tasks, [](const std::shared_ptr<ProgressTask>& t) {
+      std::lock_guard<std::mutex> tl(t->mutex);
+      if (!t->finished) return false;
+      if (t->worker.joinable()) t->worker.join();  // finished: returns at once
+      return true;
+    });
+    if (stopping.load()) return reply_error(req, res, ApiError{503, "the server is shutting down", ""});
+    task->worker = std::thread([task, work = std::move(work)] {
+      std::optional<ApiError> e;
+      try {
+        e = work(*task);
+      } catch (const std::exception& ex) {
+        e = ApiError{500, ex.what(), ""};
+      }
+      task->finish(std::move(e));
+    });
+    tasks.push_back(task);
+  }
+
+  // Waits until `ready` holds, watching for a client that left and for shutdown; false when it gave up.
+  int fd = -2;
+  auto wait_until = [&](auto ready) {
+    std::unique_lock<std::mutex> lock(task->mutex);
+    while (!ready()) {
+      if (task->changed.wait_for(lock, std::chrono::milliseconds(250), ready)) break;
+      lock.unlock();
+      if (fd == -2) fd = find_connection_fd(req.remote_addr, req.remote_port, req.local_port);
+      const bool gone = stopping.load() || (fd >= 0 && peer_closed(fd));
+      lock.lock();
+      if (gone) {
+        task->cancel.store(true);
+        return false;
+      }
+    }
+    return true;
+  };
+
+  if (!stream) {
+    if (!wait_until([&] { return task->finished; })) return;  // nobody to answer
+    std::lock_guard<std::mutex> lock(task->mutex);
+    if (task->error) return reply_error(req, res, *task->error);
+    res.set_content(OrderedJson{{"status", "success"}}.dump(), "application/json");
+    return;
+  }
+  if (!wait_until([&] { return task->finished || task->pushed >= 2; })) return;
+  {
+    std::lock_guard<std::mutex> lock(task->mutex);
+    if (task->finished && task->error && task->pushed <= 1) return reply_error(req, res, *task->error);
+  }
+  res.set_header("Cache-Control", "no-cache");
+  open_streams.fetch_add(1);
+  res.set_chunked_content_provider(
+      "application/x-ndjson",
+      [this, task](size_t, httplib::DataSink& sink) {
+        std::string out;
+        bool finished = false;
+        {
+          std::unique_lock<std::mutex> lock(task->mutex);
+          task->changed.wait_for(lock, std::chrono::milliseconds(250),
+                                 [&] { return task->finished || !task->lines.empty(); });
+          for (auto& l : task->lines) out += l + "\n";
+          task->lines.clear();
+          finished = task->finished;
+          if (finished && task->error) out += OrderedJson{{"error", task->error->message}}.dump() + "\n";
+        }
+        if (!finished && out.empty() && stopping.load()) task->cancel.store(true);
+        if (!out.empty() && !sink.write(out.data(), out.size())) {
+          task->cancel.store(true);
+          return false;
+        }
+        if (finished) sink.done();
+        return true;
+      },
+      [this, task](bool success) {
+        open_streams.fetch_sub(1);
+        if (!success) task->cancel.store(true);  // the client left: stop the pull (its blobs resume next time)
+      });
+}
+
 HttpServer::HttpServer(Backend& backend, ServeOptions options)
     : impl_(std::make_unique<Impl>(backend, std::move(options))) {}
 
@@ -424,6 +642,11 @@ void HttpServer::run() { impl_->http.listen_after_bind(); }
 
 void HttpServer::stop() {
   impl_->stopping.store(true);
+  // Open streams see `stopping` within one pump (250 ms) and end with an error line; give them a moment.
+  const auto deadline = Clock::now() + std::chrono::seconds(2);
+  while (impl_->open_streams.load() > 0 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   impl_->http.stop();
 }
 

@@ -96,6 +96,34 @@ class FakeBackend final : public Backend {
     return r;
   }
   JsonReply openai_model(const std::string& model) override { return not_found(model); }
+  // Pull by name: "good" sends two lines and success; "missing" fails before any line (404); "broken" fails
+  // after two lines; "endless" sends lines until cancelled (and records it).
+  JsonReply pull(const std::string& model, bool, const std::function<void(const nlohmann::json&)>& on_line,
+                 const std::atomic<bool>& cancel) override {
+    JsonReply r;
+    if (model == "missing") {
+      r.error = ApiError{404, "pull model manifest: file does not exist", "model"};
+      return r;
+    }
+    on_line({{"status", "pulling manifest"}});
+    on_line({{"status", "pulling 0123456789ab"}, {"digest", "sha256:0123"}, {"total", 10}, {"completed", 10}});
+    if (model == "broken") {
+      r.error = ApiError{502, "the registry went away", ""};
+      return r;
+    }
+    if (model == "endless") {
+      while (!cancel.load()) {
+        on_line({{"status", "pulling 0123456789ab"}});
+        std::this_thread::sleep_for(20ms);
+      }
+      pull_cancelled = true;
+      r.error = ApiError{499, "cancelled", ""};
+      return r;
+    }
+    on_line({{"status", "success"}});
+    return r;
+  }
+  std::atomic<bool> pull_cancelled{false};
   void cancel_all() override {}
 
  private:
@@ -290,7 +318,14 @@ TEST_F(HttpServerTest, FailureAfterStreamingBeganEndsWithAnErrorLine) {
 
 // Opens a raw connection, sends a chat request for `model`, reads the start of the answer (read_some) or just
 // waits a moment, and closes.
+void send_and_leave(int port, const std::string& path, const std::string& body, bool read_some);
+
 void request_and_leave(int port, const std::string& model, bool read_some) {
+  send_and_leave(port, "/api/chat", Json{{"model", model}, {"messages", {{{"role", "user"}, {"content", "hi"}}}}}.dump(),
+                 read_some);
+}
+
+void send_and_leave(int port, const std::string& path, const std::string& body, bool read_some) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   ASSERT_GE(fd, 0);
   sockaddr_in addr{};
@@ -298,8 +333,7 @@ void request_and_leave(int port, const std::string& model, bool read_some) {
   addr.sin_port = htons(static_cast<uint16_t>(port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  const std::string body = Json{{"model", model}, {"messages", {{{"role", "user"}, {"content", "hi"}}}}}.dump();
-  const std::string request = "POST /api/chat HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+  const std::string request = "POST " + path + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
                               std::to_string(body.size()) + "\r\n\r\n" + body;
   ASSERT_EQ(::write(fd, request.data(), request.size()), static_cast<ssize_t>(request.size()));
   char buf[512];
@@ -326,6 +360,72 @@ TEST_F(HttpServerTest, DisconnectDuringASilentNdjsonStreamCancels) {
   ASSERT_TRUE(backend_.last_cancel);
   for (int i = 0; i < 300 && !backend_.last_cancel->load(); ++i) std::this_thread::sleep_for(10ms);
   EXPECT_TRUE(backend_.last_cancel->load());
+}
+
+TEST_F(HttpServerTest, PullStreamsProgressAndEndsOnSuccess) {
+  start();
+  auto r = post("/api/pull", {{"name", "good"}});  // ollama-js sends `name`
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->get_header_value("Content-Type"), "application/x-ndjson");
+  std::istringstream lines(r->body);
+  std::vector<Json> got;
+  for (std::string l; std::getline(lines, l);) got.push_back(Json::parse(l));
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0]["status"], "pulling manifest");
+  EXPECT_EQ(got[1]["total"], 10);
+  EXPECT_EQ(got[2]["status"], "success");
+
+  r = post("/api/pull", {{"model", "good"}, {"stream", false}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(Json::parse(r->body), Json({{"status", "success"}}));
+}
+
+TEST_F(HttpServerTest, PullErrorsBeforeAndAfterStreaming) {
+  start();
+  // Nothing useful was sent yet: the HTTP status says what went wrong.
+  auto r = post("/api/pull", {{"model", "missing"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 404);
+  EXPECT_TRUE(Json::parse(r->body)["error"].is_string());
+  r = post("/api/pull", {{"model", "missing"}, {"stream", false}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 404);
+  // After progress lines: a 200 stream whose last line is the error.
+  r = post("/api/pull", {{"model", "broken"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  const std::string last = r->body.substr(r->body.rfind('\n', r->body.size() - 2) + 1);
+  EXPECT_EQ(Json::parse(last)["error"], "the registry went away");
+  r = post("/api/pull", {});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+}
+
+TEST_F(HttpServerTest, PullIsCancelledWhenTheClientLeaves) {
+  start();
+  send_and_leave(server_->port(), "/api/pull", Json{{"model", "endless"}}.dump(), true);
+  for (int i = 0; i < 100 && !backend_.pull_cancelled.load(); ++i) std::this_thread::sleep_for(20ms);
+  EXPECT_TRUE(backend_.pull_cancelled.load());
+}
+
+TEST_F(HttpServerTest, EmbedAndCreateWithoutBackendSupportAre501) {
+  start();
+  auto r = post("/api/embed", {{"model", "hello"}, {"input", "x"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 501);
+  r = post("/v1/embeddings", {{"model", "hello"}, {"input", "x"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 501);
+  EXPECT_TRUE(Json::parse(r->body)["error"]["message"].is_string());
+  r = post("/api/embed", {{"model", "hello"}, {"input", Json::array()}});  // parsed before the backend
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  r = post("/api/create", {{"model", "m"}, {"from", "hello"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 501);
+  EXPECT_EQ(Json::parse(r->body)["error"], "create is not available in this build yet");
 }
 
 }  // namespace

@@ -1,0 +1,492 @@
+// api-compat.md §2.10 with the real npm clients (ollama 0.6.4, openai 7.57.0, zod 4.6.7 from tools/node_modules)
+// against a running `locus serve` on loopback, with a tiny random model. Every item that needs no media; a
+// random model says nothing meaningful, so the checks are about shapes, endings and validation, and where the
+// model has to call a tool the OpenAI API forces it (tool_choice).
+//
+//   node clients.mjs --base http://127.0.0.1:PORT --gguf M.gguf --modules tools/node_modules --pid SERVER_PID
+//
+// The registry for /api/pull is served here, on loopback, from the GGUF's bytes. The last check sends the
+// server SIGTERM mid-stream (the stream must end with an error the client surfaces), so run it last.
+// Prints one ok/FAIL line per check; exits 1 on any FAIL.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+const args = Object.fromEntries(
+  process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc), []),
+);
+for (const k of ['base', 'gguf', 'modules', 'pid']) {
+  if (!args[k]) {
+    console.error(`missing --${k}`);
+    process.exit(2);
+  }
+}
+const mod = (p) => pathToFileURL(path.resolve(args.modules, p)).href;
+const { Ollama } = await import(mod('ollama/dist/index.mjs'));
+const { default: OpenAI } = await import(mod('openai/index.mjs'));
+const { zodResponseFormat } = await import(mod('openai/helpers/zod.mjs'));
+// The same module openai's helper imports ('zod/v4'), so that its schema checks recognise our objects.
+const { z } = await import(mod('zod/v4/index.js'));
+
+const base = args.base;
+const gguf = path.resolve(args.gguf);
+const ollama = new Ollama({ host: base });
+const openai = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'unused', maxRetries: 0, timeout: 60_000 });
+
+let failures = 0;
+function ok(name, detail = '') {
+  console.log(`ok   ${name}${detail ? ` (${detail})` : ''}`);
+}
+function fail(name, why) {
+  failures++;
+  console.log(`FAIL ${name}: ${why}`);
+}
+async function check(name, fn) {
+  try {
+    const detail = await fn();
+    ok(name, typeof detail === 'string' ? detail : '');
+  } catch (e) {
+    fail(name, e?.stack?.split('\n').slice(0, 3).join(' | ') ?? String(e));
+  }
+}
+function assert(cond, msg) {
+  if (!cond) throw new Error(msg);
+}
+// Runs fn, which must throw; returns the error.
+async function rejects(fn, what) {
+  try {
+    await fn();
+  } catch (e) {
+    return e;
+  }
+  throw new Error(`${what}: expected an error, got none`);
+}
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const leaked = (s) => s.includes('<|channel>') || s.includes('<channel|>');
+const norm = (v) => Math.sqrt(v.reduce((a, x) => a + x * x, 0));
+
+const opts = (n, seed = 1) => ({ num_predict: n, seed, temperature: 0.8 });
+const hello = [{ role: 'user', content: 'Hello' }];
+
+// ---- the registry for /api/pull, on loopback ----
+const ggufBytes = fs.readFileSync(gguf);
+const sha = (b) => 'sha256:' + crypto.createHash('sha256').update(b).digest('hex');
+const configBytes = Buffer.from(
+  JSON.stringify({ model_format: 'gguf', model_family: 'gemma4', model_type: 'tiny', file_type: 'Q8_0' }),
+);
+const blobs = new Map([
+  [sha(ggufBytes), ggufBytes],
+  [sha(configBytes), configBytes],
+]);
+const manifest = Buffer.from(
+  JSON.stringify({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+    config: { mediaType: 'application/vnd.docker.container.image.v1+json', digest: sha(configBytes), size: configBytes.length },
+    layers: [{ mediaType: 'application/vnd.ollama.image.model', digest: sha(ggufBytes), size: ggufBytes.length }],
+  }),
+);
+const registry = http.createServer((req, res) => {
+  const m = req.url.match(/^\/v2\/library\/tiny\/(manifests\/latest|blobs\/(sha256:[0-9a-f]{64}))$/);
+  if (!m) {
+    res.writeHead(404, { 'Content-Type': 'application/json' });
+    return res.end(JSON.stringify({ errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest unknown' }] }));
+  }
+  const body = m[2] ? blobs.get(m[2]) : manifest;
+  if (!body) {
+    res.writeHead(404);
+    return res.end();
+  }
+  const type = m[2] ? 'application/octet-stream' : 'application/vnd.docker.distribution.manifest.v2+json';
+  // Resumed downloads ask for a range; answer it as a registry would.
+  const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+  if (range && Number(range[1]) < body.length) {
+    const from = Number(range[1]);
+    res.writeHead(206, {
+      'Content-Type': type,
+      'Content-Length': body.length - from,
+      'Content-Range': `bytes ${from}-${body.length - 1}/${body.length}`,
+    });
+    return res.end(req.method === 'HEAD' ? undefined : body.subarray(from));
+  }
+  res.writeHead(200, { 'Content-Type': type, 'Content-Length': body.length });
+  res.end(req.method === 'HEAD' ? undefined : body);
+});
+await new Promise((r) => registry.listen(0, '127.0.0.1', r));
+const registryPort = registry.address().port;
+const pulled = `127.0.0.1:${registryPort}/library/tiny:latest`;
+
+// ---- 4. pull first: the store's model serves the later checks ----
+await check('4 pull: stream ends on status success, blob lines carry digest/total/completed', async () => {
+  const lines = [];
+  for await (const p of await ollama.pull({ model: pulled, insecure: true, stream: true })) lines.push(p);
+  assert(lines.length >= 3, `only ${lines.length} lines`);
+  assert(lines[0].status === 'pulling manifest', `first line ${JSON.stringify(lines[0])}`);
+  assert(lines.at(-1).status === 'success', `last line ${JSON.stringify(lines.at(-1))}`);
+  const blob = lines.find((l) => l.digest === sha(ggufBytes));
+  assert(blob && blob.total === ggufBytes.length, `no line for the model blob: ${JSON.stringify(lines)}`);
+  assert(lines.some((l) => l.digest === sha(ggufBytes) && l.completed === ggufBytes.length), 'blob never completed');
+  return `${lines.length} lines`;
+});
+await check('4 pull: stream:false answers {status:"success"}', async () => {
+  const r = await ollama.pull({ model: pulled, insecure: true, stream: false });
+  assert(r.status === 'success', JSON.stringify(r));
+});
+await check('4 pull: unknown model is a 404 before any line', async () => {
+  const e = await rejects(
+    async () => {
+      for await (const _ of await ollama.pull({ model: `127.0.0.1:${registryPort}/library/nope:latest`, insecure: true, stream: true }));
+    },
+    'pull of a missing model',
+  );
+  assert(e.status_code === 404, `status ${e.status_code}: ${e.message}`);
+  return e.message;
+});
+const model = pulled;
+
+// ---- 1. chat ----
+await check('1 chat stream:false', async () => {
+  const r = await ollama.chat({ model, messages: hello, stream: false, options: opts(8) });
+  assert(r.done === true && typeof r.message.content === 'string', JSON.stringify(r));
+  assert(r.message.role === 'assistant' && r.eval_count > 0, JSON.stringify(r));
+});
+await check('1 chat stream:true ends on done:true', async () => {
+  const parts = [];
+  for await (const p of await ollama.chat({ model, messages: hello, stream: true, options: opts(8) })) parts.push(p);
+  assert(parts.length >= 2, `${parts.length} parts`);
+  assert(parts.at(-1).done === true && parts.slice(0, -1).every((p) => p.done === false), 'done only on the last part');
+  return `${parts.length} parts`;
+});
+await check('1 chat stream aborted mid-way: the client throws AbortError, the server keeps serving', async () => {
+  const it = await ollama.chat({ model, messages: hello, stream: true, options: { num_predict: 100000, seed: 2 } });
+  let n = 0;
+  const e = await rejects(async () => {
+    for await (const _ of it) {
+      if (++n === 3) it.abort();
+    }
+  }, 'aborted stream');
+  assert(e.name === 'AbortError', `${e.name}: ${e.message}`);
+  const r = await ollama.chat({ model, messages: hello, stream: false, options: opts(4) });
+  assert(r.done === true, 'the next request did not complete');
+});
+
+// ---- 2. generate ----
+const schema = {
+  type: 'object',
+  properties: { color: { type: 'string', enum: ['red', 'green', 'blue'] }, ok: { type: 'boolean' } },
+  required: ['color', 'ok'],
+};
+await check('2 generate with a format schema parses and validates', async () => {
+  const r = await ollama.generate({ model, prompt: 'Pick a color.', format: schema, stream: false, options: opts(256, 5) });
+  assert(r.done_reason === 'stop', `done_reason ${r.done_reason}: ${JSON.stringify(r.response)}`);
+  const j = JSON.parse(r.response);
+  assert(['red', 'green', 'blue'].includes(j.color) && typeof j.ok === 'boolean', r.response);
+  return r.response;
+});
+await check('2 generate think:true: no channel markers in response or thinking', async () => {
+  const r = await ollama.generate({ model, prompt: 'Think first.', think: true, stream: false, options: opts(48, 7) });
+  assert(r.done === true, JSON.stringify(r));
+  assert(!leaked(r.response) && !leaked(r.thinking ?? ''), JSON.stringify(r));
+  let text = '';
+  for await (const p of await ollama.chat({ model, messages: hello, think: true, stream: true, options: opts(48, 8) })) {
+    text += p.message.content;
+    assert(!leaked(p.message.thinking ?? ''), 'thinking holds a marker');
+  }
+  assert(!leaked(text), `content ${JSON.stringify(text)}`);
+  return `thinking ${(r.thinking ?? '').length} chars`;
+});
+await check('2 generate with images is refused with 400 (no media support yet)', async () => {
+  const png = Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex');
+  const e = await rejects(() => ollama.generate({ model, prompt: 'x', images: [png], stream: false }), 'images');
+  assert(e.status_code === 400, `status ${e.status_code}: ${e.message}`);
+});
+
+// ---- 3. tools on the Ollama API ----
+const weatherTool = {
+  type: 'function',
+  function: {
+    name: 'get_weather',
+    description: 'Weather of a city',
+    parameters: { type: 'object', properties: { city: { type: 'string', enum: ['Paris', 'Tokyo'] } }, required: ['city'] },
+  },
+};
+await check('3 chat with tools: any tool call has object arguments; a role:tool turn round-trips', async () => {
+  const r = await ollama.chat({ model, messages: [{ role: 'user', content: 'Weather in Paris?' }], tools: [weatherTool],
+                                stream: false, options: opts(32, 3) });
+  for (const c of r.message.tool_calls ?? []) {
+    assert(typeof c.function.arguments === 'object' && !Array.isArray(c.function.arguments), JSON.stringify(c));
+  }
+  // The second turn as a client sends it after running the tool (arguments an object, the result by tool_name).
+  const call = r.message.tool_calls?.[0] ?? { function: { name: 'get_weather', arguments: { city: 'Paris' } } };
+  const r2 = await ollama.chat({
+    model,
+    messages: [
+      { role: 'user', content: 'Weather in Paris?' },
+      { role: 'assistant', content: '', tool_calls: [call] },
+      { role: 'tool', content: '11 degrees', tool_name: 'get_weather' },
+    ],
+    tools: [weatherTool],
+    stream: false,
+    options: opts(8),
+  });
+  assert(r2.done === true, JSON.stringify(r2));
+  return `${(r.message.tool_calls ?? []).length} call(s) from the random model`;
+});
+
+// ---- 4. list / show / ps / embed / copy / delete / version ----
+await check('4 version', async () => {
+  const v = await ollama.version();
+  assert(typeof v.version === 'string' && v.version.length > 0, JSON.stringify(v));
+  return v.version;
+});
+await check('4 list shows the pulled model', async () => {
+  const { models } = await ollama.list();
+  const m = models.find((x) => x.name === model);
+  assert(m, `not in ${JSON.stringify(models.map((x) => x.name))}`);
+  assert(m.size > 0 && typeof m.digest === 'string' && m.details?.format === 'gguf', JSON.stringify(m));
+  assert(!Number.isNaN(Date.parse(m.modified_at)), `modified_at ${m.modified_at}`);
+});
+await check('4 show', async () => {
+  const s = await ollama.show({ model });
+  assert(typeof s.modelfile === 'string' && s.details?.format === 'gguf', JSON.stringify(s).slice(0, 300));
+  assert(s.model_info?.['general.architecture'] === 'gemma4', JSON.stringify(s.model_info).slice(0, 200));
+  assert(Array.isArray(s.capabilities) && s.capabilities.includes('completion'), JSON.stringify(s.capabilities));
+});
+await check('4 ps lists the loaded model', async () => {
+  const { models } = await ollama.ps();
+  const m = models.find((x) => x.name === model);
+  assert(m && m.size > 0 && !Number.isNaN(Date.parse(m.expires_at)), JSON.stringify(models));
+});
+let embedVector = null;
+await check('4 embed: one unit vector per input; prompt_eval_count; durations', async () => {
+  const r = await ollama.embed({ model, input: ['hello world', 'a second text'] });
+  assert(r.model === model && r.embeddings.length === 2, JSON.stringify(r).slice(0, 200));
+  const n = r.embeddings[0].length;
+  assert(n > 0 && r.embeddings[1].length === n, 'sizes');
+  for (const v of r.embeddings) assert(Math.abs(norm(v) - 1) < 1e-3, `norm ${norm(v)}`);
+  assert(r.prompt_eval_count > 2 && r.total_duration > 0, JSON.stringify({ ...r, embeddings: undefined }));
+  embedVector = r.embeddings[0];
+  return `n_embd ${n}`;
+});
+await check('4 embed: string input, dimensions re-normalized, the legacy endpoint agrees', async () => {
+  const one = await ollama.embed({ model, input: 'hello world' });
+  assert(one.embeddings.length === 1, 'one vector');
+  const same = one.embeddings[0].every((x, i) => Math.abs(x - embedVector[i]) < 1e-5);
+  assert(same, 'a text embeds the same alone and in a batch');
+  const d = await ollama.embed({ model, input: 'hello world', dimensions: 8 });
+  assert(d.embeddings[0].length === 8 && Math.abs(norm(d.embeddings[0]) - 1) < 1e-4, JSON.stringify(d.embeddings));
+  const legacy = await ollama.embeddings({ model, prompt: 'hello world' });
+  assert(legacy.embedding.length === embedVector.length, 'legacy size');
+  assert(legacy.embedding.every((x, i) => Math.abs(x - embedVector[i]) < 1e-5), 'legacy vector differs');
+});
+await check('4 embed: empty input, dimensions out of range, too long with truncate:false -> 400', async () => {
+  for (const [what, req] of [
+    ['empty string', { model, input: '' }],
+    ['empty list', { model, input: [] }],
+    ['dimensions 0', { model, input: 'x', dimensions: 0 }],
+    ['dimensions beyond n_embd', { model, input: 'x', dimensions: embedVector.length + 1 }],
+    ['too long', { model, input: 'word '.repeat(5000), truncate: false }],
+  ]) {
+    const e = await rejects(() => ollama.embed(req), what);
+    assert(e.status_code === 400, `${what}: status ${e.status_code}: ${e.message}`);
+  }
+  const cut = await ollama.embed({ model, input: 'word '.repeat(5000) });  // truncate defaults to true
+  assert(cut.embeddings.length === 1, 'a too-long input is cut by default');
+});
+await check('4 copy then delete (sent as name) removes the copy; show is then 404', async () => {
+  const copy = `127.0.0.1:${registryPort}/library/tiny:copy`;
+  await ollama.copy({ source: model, destination: copy });
+  assert((await ollama.list()).models.some((m) => m.name === copy), 'copy not listed');
+  await ollama.delete({ model: copy });
+  assert(!(await ollama.list()).models.some((m) => m.name === copy), 'copy still listed');
+  const e = await rejects(() => ollama.show({ model: copy }), 'show of a deleted model');
+  assert(e.status_code === 404, `status ${e.status_code}`);
+});
+
+await check('4 create from the pulled model with a system prompt: stream ends on success; show has it', async () => {
+  const made = `127.0.0.1:${registryPort}/library/tiny:terse`;
+  const lines = [];
+  for await (const p of await ollama.create({ model: made, from: model, system: 'Be terse.',
+                                              parameters: { temperature: 0.5 }, stream: true })) lines.push(p);
+  assert(lines.at(-1)?.status === 'success', JSON.stringify(lines));
+  const s = await ollama.show({ model: made });
+  assert(s.system === 'Be terse.', `system ${JSON.stringify(s.system)}`);
+  assert(/temperature\s+0\.5/.test(s.parameters ?? ''), `parameters ${JSON.stringify(s.parameters)}`);
+  await ollama.delete({ model: made });
+  return `${lines.length} lines`;
+});
+
+// ---- 5. keep_alive ----
+async function psEntry() {
+  return (await ollama.ps()).models.find((m) => m.name === model);
+}
+await check('5 keep_alive "10m", 300 and -1 accepted; expires_at moves', async () => {
+  const expiry = {};
+  for (const ka of ['10m', 300, -1]) {
+    const r = await ollama.generate({ model, prompt: 'Hi', keep_alive: ka, stream: false, options: opts(2) });
+    assert(r.done === true, `keep_alive ${ka}`);
+    const m = await psEntry();
+    assert(m, `not loaded after keep_alive ${ka}`);
+    expiry[ka] = Date.parse(m.expires_at) - Date.now();
+  }
+  const min = 60_000;
+  assert(Math.abs(expiry['10m'] - 600_000) < min, `10m -> ${expiry['10m']} ms`);
+  assert(Math.abs(expiry[300] - 300_000) < min, `300 -> ${expiry[300]} ms`);
+  assert(expiry[-1] > 365 * 24 * 3600_000, `-1 -> ${expiry[-1]} ms`);
+  return `10m ${Math.round(expiry['10m'] / 1000)} s, 300 ${Math.round(expiry[300] / 1000)} s, -1 ~${Math.round(expiry[-1] / 3.15e10)} y`;
+});
+await check('5 keep_alive 0 unloads: /api/ps empty', async () => {
+  const r = await ollama.chat({ model, messages: hello, keep_alive: 0, stream: false, options: opts(2) });
+  assert(r.done === true, 'chat');
+  for (let i = 0; i < 40; i++) {
+    if ((await ollama.ps()).models.length === 0) return `after ${i * 100} ms`;
+    await sleep(100);
+  }
+  throw new Error(`still loaded: ${JSON.stringify((await ollama.ps()).models)}`);
+});
+await check('5 generate with an empty prompt and keep_alive 0 answers done_reason unload', async () => {
+  const r = await ollama.generate({ model, prompt: '', keep_alive: 0, stream: false });
+  assert(r.done === true && r.done_reason === 'unload', JSON.stringify(r));
+});
+
+// ---- 6. OpenAI streaming with usage ----
+await check('6 stream with include_usage: usage chunk with choices [] last, then the iterator ends', async () => {
+  const chunks = [];
+  const stream = await openai.chat.completions.create({
+    model, messages: hello, stream: true, stream_options: { include_usage: true }, max_tokens: 8, seed: 1,
+  });
+  for await (const c of stream) chunks.push(c);
+  const last = chunks.at(-1);
+  assert(Array.isArray(last.choices) && last.choices.length === 0, JSON.stringify(last));
+  assert(last.usage && last.usage.completion_tokens > 0 && last.usage.total_tokens ===
+         last.usage.prompt_tokens + last.usage.completion_tokens, JSON.stringify(last.usage));
+  const finish = chunks.at(-2);
+  assert(finish.choices[0].finish_reason, `finish chunk ${JSON.stringify(finish)}`);
+  assert(new Set(chunks.map((c) => c.id)).size === 1, 'one id');
+  return `${chunks.length} chunks`;
+});
+await check('6 non-stream chat.completion', async () => {
+  const r = await openai.chat.completions.create({ model, messages: hello, max_tokens: 8, seed: 1 });
+  assert(r.object === 'chat.completion' && r.choices[0].message.role === 'assistant', JSON.stringify(r));
+  assert(r.usage.completion_tokens > 0, JSON.stringify(r.usage));
+});
+
+// ---- 7. OpenAI tools through the stream helpers ----
+const forced = { type: 'function', function: { name: 'get_weather' } };
+await check('7 chat.completions.stream with a forced tool: finish_reason tool_calls, arguments parse', async () => {
+  const stream = openai.chat.completions.stream({
+    model, messages: [{ role: 'user', content: 'Weather in Paris?' }], tools: [weatherTool], tool_choice: forced,
+    max_tokens: 64, seed: 4,
+  });
+  const final = await stream.finalChatCompletion();
+  const choice = final.choices[0];
+  assert(choice.finish_reason === 'tool_calls', `finish_reason ${choice.finish_reason}`);
+  const call = choice.message.tool_calls?.[0];
+  assert(call?.type === 'function' && call.function.name === 'get_weather' && call.id, JSON.stringify(call));
+  const a = JSON.parse(call.function.arguments);
+  assert(['Paris', 'Tokyo'].includes(a.city), call.function.arguments);
+  return call.function.arguments;
+});
+for (const stream of [false, true]) {
+  await check(`7 runTools (stream:${stream}) runs the forced tool once and ends`, async () => {
+    const calls = [];
+    const runner = openai.chat.completions.runTools({
+      model,
+      messages: [{ role: 'user', content: 'Weather in Tokyo?' }],
+      tools: [{
+        type: 'function',
+        function: {
+          name: 'get_weather',
+          parameters: weatherTool.function.parameters,
+          parse: JSON.parse,
+          function: (a) => {
+            calls.push(a);
+            return { degrees: 11 };
+          },
+        },
+      }],
+      tool_choice: forced,
+      max_tokens: 64,
+      seed: 6,
+      stream,
+    });
+    const final = await runner.finalChatCompletion();
+    assert(calls.length === 1 && ['Paris', 'Tokyo'].includes(calls[0].city), JSON.stringify(calls));
+    assert(final.choices[0].finish_reason === 'tool_calls', `finish_reason ${final.choices[0].finish_reason}`);
+  });
+}
+
+// ---- 8. structured output with zod ----
+await check('8 response_format json_schema strict via zodResponseFormat; .parse() validates', async () => {
+  const Answer = z.object({ color: z.enum(['red', 'green', 'blue']), ok: z.boolean() });
+  const r = await openai.chat.completions.parse({
+    model, messages: [{ role: 'user', content: 'Pick a color.' }], response_format: zodResponseFormat(Answer, 'answer'),
+    max_tokens: 256, seed: 5,
+  });
+  const msg = r.choices[0].message;
+  assert(r.choices[0].finish_reason === 'stop', `finish_reason ${r.choices[0].finish_reason}: ${msg.content}`);
+  assert(msg.parsed && Answer.safeParse(msg.parsed).success, `parsed ${JSON.stringify(msg.parsed)} from ${msg.content}`);
+  return msg.content;
+});
+
+// ---- 9 (the part without media): a remote image URL is a clean 400 in OpenAI's envelope ----
+await check('9 image_url with a remote URL -> 400 with the OpenAI error envelope', async () => {
+  const e = await rejects(() => openai.chat.completions.create({
+    model, max_tokens: 4,
+    messages: [{ role: 'user', content: [{ type: 'text', text: 'x' }, { type: 'image_url', image_url: { url: 'http://127.0.0.1:1/x.png' } }] }],
+  }), 'remote image');
+  assert(e.status === 400 && typeof e.error?.message === 'string' && 'type' in e.error, `${e.status} ${JSON.stringify(e.error)}`);
+  return e.error.message;
+});
+
+// ---- 10. models and embeddings on the OpenAI API ----
+await check('10 models.list contains the pulled model', async () => {
+  const ids = [];
+  for await (const m of openai.models.list()) ids.push(m.id);
+  assert(ids.includes(model), JSON.stringify(ids));
+});
+await check('10 embeddings: float, base64 (decoded by hand) and the client default agree exactly', async () => {
+  const input = ['hello world', 'a second text'];
+  const f = await openai.embeddings.create({ model, input, encoding_format: 'float' });
+  const b = await openai.embeddings.create({ model, input, encoding_format: 'base64' });
+  const d = await openai.embeddings.create({ model, input });  // the client asks for base64 and decodes it itself
+  assert(f.object === 'list' && f.data.length === 2 && f.data[1].index === 1, JSON.stringify(f).slice(0, 200));
+  assert(f.usage.prompt_tokens > 0 && f.usage.total_tokens === f.usage.prompt_tokens, JSON.stringify(f.usage));
+  for (let i = 0; i < 2; i++) {
+    const buf = Buffer.from(b.data[i].embedding, 'base64');
+    const dec = Array.from({ length: buf.length / 4 }, (_, k) => buf.readFloatLE(k * 4));
+    const fl = f.data[i].embedding.map(Math.fround);
+    assert(dec.length === fl.length && dec.every((x, k) => x === fl[k]), `base64 and float differ at input ${i}`);
+    assert(d.data[i].embedding.every((x, k) => x === fl[k]), `client-decoded differs at input ${i}`);
+  }
+  const t = await openai.embeddings.create({ model, input: [[2, 100, 200], [2, 300]], dimensions: 4, encoding_format: 'float' });
+  assert(t.data.length === 2 && t.data[0].embedding.length === 4, 'token-id inputs with dimensions');
+  const e = await rejects(() => openai.embeddings.create({ model, input: '' }), 'empty input');
+  assert(e.status === 400 && e.error?.message, `${e.status} ${JSON.stringify(e.error)}`);
+  return `${f.data[0].embedding.length} floats`;
+});
+
+// ---- 4. delete the pulled model (name alias), after everything that used it ----
+await check('4 delete (sent as name): list no longer has the model', async () => {
+  await ollama.delete({ model });
+  assert(!(await ollama.list()).models.some((m) => m.name === model), 'still listed');
+});
+
+// ---- 1. the server stops mid-stream: the client must see an error, not a silent end ----
+await check('1 server shutdown mid-stream surfaces an error in the ollama iterator', async () => {
+  const it = await ollama.chat({ model: gguf, messages: hello, stream: true, options: { num_predict: 100000, seed: 9 } });
+  let n = 0;
+  const e = await rejects(async () => {
+    for await (const _ of it) {
+      if (++n === 3) process.kill(Number(args.pid), 'SIGTERM');
+    }
+  }, 'stream cut by shutdown');
+  assert(/shutting down|done or success/.test(e.message), e.message);
+  return e.message;
+});
+
+registry.close();
+console.log(failures ? `${failures} check(s) failed` : 'all checks passed');
+process.exit(failures ? 1 : 0);

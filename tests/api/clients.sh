@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# api-compat.md §2.10 with the real npm clients: starts `locus serve` on a free loopback port with a tiny random
+# model and an empty temporary store (the suite pulls the model into it from a registry it serves itself on
+# loopback), then runs clients.mjs against it. Skips (exit 77) when node or the pinned packages are missing.
+# usage: clients.sh LOCUS LOCUS_MKMODEL NODE_MODULES
+set -u
+locus=$1 mkmodel=$2 modules=$3
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+command -v node >/dev/null || { echo "node not found: skipped"; exit 77; }
+for p in ollama openai zod; do
+  [ -d "$modules/$p" ] || { echo "$modules/$p missing (tools/README): skipped"; exit 77; }
+done
+dir=$(mktemp -d)
+pid=
+cleanup() {
+  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+
+"$mkmodel" --preset tiny --type Q8_0 -q -o "$dir/m.gguf" || { echo "mkmodel failed"; exit 1; }
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+# Two slots and a small context keep it quick; the loop guard stays on so random text ends early.
+LOCUS_MODELS="$dir/store" "$locus" serve --host "127.0.0.1:$port" --slots 2 --ctx 2048 --threads 2 \
+  >"$dir/out" 2>"$dir/log" &
+pid=$!
+for _ in $(seq 1 100); do
+  curl -s -o /dev/null "http://127.0.0.1:$port/" && break
+  sleep 0.1
+done
+curl -s -o /dev/null "http://127.0.0.1:$port/" || { echo "server did not start: $(cat "$dir/log")"; exit 1; }
+
+node "$here/clients.mjs" --base "http://127.0.0.1:$port" --gguf "$dir/m.gguf" --modules "$modules" --pid "$pid"
+rc=$?
+# The suite's last check stops the server with SIGTERM: it must exit 0.
+if wait "$pid"; then echo "ok   server exited 0 after SIGTERM"; else echo "FAIL server exit code after SIGTERM"; rc=1; fi
+pid=
+if [ $rc -ne 0 ]; then echo "--- server log (last 30 lines)"; tail -n 30 "$dir/log"; fi
+exit $rc
