@@ -24,26 +24,13 @@ namespace {
 
 using gguf::GgmlType;
 
-std::vector<int32_t> random_tokens(size_t n, uint32_t n_vocab, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<int32_t> t(n);
-  for (int32_t& x : t) x = static_cast<int32_t>(rng() % n_vocab);
-  return t;
-}
+using testing::random_tokens;
 
 std::string write_model(const std::string& name, const Gemma4Config& c, GgmlType type) {
-  const std::string path = gguf::testing::temp_path("model_sequences", name);
-  testing::write_test_model(path, c, type);
-  return path;
+  return testing::write_temp_model("model_sequences", name, c, type);
 }
 
-Gemma4ModelOptions options(uint32_t n_ctx, uint32_t n_batch) {
-  Gemma4ModelOptions o;
-  o.n_ctx = n_ctx;
-  o.n_batch = n_batch;
-  o.n_threads = 2;
-  return o;
-}
+Gemma4ModelOptions options(uint32_t n_ctx, uint32_t n_batch) { return testing::model_options(n_ctx, n_batch); }
 
 // One sequence's work: a prompt, then tokens fed one at a time (fixed, not sampled, so that a rounding
 // difference cannot change what follows).

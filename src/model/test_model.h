@@ -12,9 +12,11 @@
 #include <vector>
 
 #include "gguf/file.h"
+#include "gguf/test_helpers.h"
 #include "gguf/writer.h"
 #include "model/gemma4_config.h"
 #include "model/gemma4_gguf.h"
+#include "model/gemma4_model.h"
 #include "tensor/quantize.h"
 
 namespace locus::model::testing {
@@ -96,6 +98,30 @@ inline void write_test_model(const std::string& path, const Gemma4Config& c, ggu
     w.write_tensor(bytes);
   }
   w.finish();
+}
+
+// A random model written to a temporary file named after the test (gguf::testing::temp_path).
+inline std::string write_temp_model(const std::string& test, const std::string& name, const Gemma4Config& c,
+                                    gguf::GgmlType type) {
+  const std::string path = gguf::testing::temp_path(test, name);
+  write_test_model(path, c, type);
+  return path;
+}
+
+inline std::vector<int32_t> random_tokens(size_t n, uint32_t n_vocab, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<int32_t> t(n);
+  for (int32_t& x : t) x = static_cast<int32_t>(rng() % n_vocab);
+  return t;
+}
+
+// Load options for tests: a small context and batch, two threads.
+inline Gemma4ModelOptions model_options(uint32_t n_ctx, uint32_t n_batch) {
+  Gemma4ModelOptions o;
+  o.n_ctx = n_ctx;
+  o.n_batch = n_batch;
+  o.n_threads = 2;
+  return o;
 }
 
 // The forward pass of gemma4.md section 4 in plain double-precision loops over dequantized weights, for the
