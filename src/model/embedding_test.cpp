@@ -17,8 +17,7 @@
 #include "model/test_model.h"
 #include "tensor/quantize.h"
 
-// Allocations so far in this test binary (counting_new.cpp).
-long allocations_so_far();
+#include "tensor/counting_new.h"
 
 namespace locus::model {
 namespace {

@@ -15,9 +15,7 @@
 #include "model/gemma4_model.h"
 #include "model/test_model.h"
 
-// Allocations so far in this test binary (counting_new.cpp, a translation unit of its own so that the
-// compiler does not inline the replaced operator new into the code it checks).
-long allocations_so_far();
+#include "tensor/counting_new.h"
 
 namespace locus::model {
 namespace {

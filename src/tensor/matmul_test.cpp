@@ -12,30 +12,11 @@
 #include <string>
 #include <vector>
 
+#include "tensor/counting_new.h"
 #include "tensor/cpu_features.h"
 #include "tensor/kernel_test_data.h"
 #include "tensor/kernels.h"
 
-namespace {
-std::atomic<long> g_allocations{0};
-}  // namespace
-
-// Counts every allocation in this test binary (the warm-call test reads the counter).
-void* operator new(size_t size) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-void* operator new(size_t size, std::align_val_t al) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  const size_t a = static_cast<size_t>(al);
-  if (void* p = std::aligned_alloc(a, (size + a - 1) / a * a)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, size_t, std::align_val_t) noexcept { std::free(p); }
 
 namespace locus::tensor {
 namespace {
@@ -125,9 +106,9 @@ TEST(TensorMatmul, WarmCallsAllocateNothing) {
         std::vector<float> y(static_cast<size_t>(n_tokens * n_out));
         MatmulScratch scratch;
         matmul(w, x.data(), n_tokens, y.data(), pool, scratch);
-        const long before = g_allocations.load();
+        const long before = allocations_so_far();
         for (int rep = 0; rep < 3; ++rep) matmul(w, x.data(), n_tokens, y.data(), pool, scratch);
-        EXPECT_EQ(g_allocations.load(), before) << type_name(type) << " " << simd_level_name(level) << " n_tokens=" << n_tokens;
+        EXPECT_EQ(allocations_so_far(), before) << type_name(type) << " " << simd_level_name(level) << " n_tokens=" << n_tokens;
       }
     }
   }

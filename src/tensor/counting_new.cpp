@@ -1,5 +1,7 @@
-// For model_sequences_test: replaces the global operator new to count allocations (the warm-step test
-// checks that decoding allocates nothing).
+// See counting_new.h. Linked into the tests that check a hot path allocates nothing (tensor_matmul_test,
+// model_sequences_test, model_embedding_test).
+#include "tensor/counting_new.h"
+
 #include <atomic>
 #include <cstdlib>
 #include <new>
