@@ -139,24 +139,7 @@ text::ChatMessage parse_message(const OrderedJson& j, size_t index, std::vector<
   if (m.reasoning.empty()) m.reasoning = read_string(j, "reasoning_content", path).value_or("");
   m.tool_call_id = read_string(j, "tool_call_id", path).value_or("");
   if (m.role == text::ChatRole::kTool) m.name = read_string(j, "name", path).value_or("");
-  if (const OrderedJson* calls = find_field(j, "tool_calls")) {
-    const std::string cp = field_path(path, "tool_calls");
-    if (!calls->is_array()) fail_field(cp, "an array of tool calls", calls);
-    for (size_t i = 0; i < calls->size(); ++i) {
-      const OrderedJson& c = (*calls)[i];
-      const std::string p = index_path(cp, i);
-      if (!c.is_object()) fail_field(p, "a tool call object", &c);
-      text::ToolCall call;
-      call.id = read_string(c, "id", p).value_or("");
-      const OrderedJson* f = find_field(c, "function");
-      const std::string fp = field_path(p, "function");
-      if (f == nullptr || !f->is_object()) fail_field(fp, "an object {\"name\", \"arguments\"}", f);
-      call.name = read_string(*f, "name", fp).value_or("");
-      if (call.name.empty()) fail_field(field_path(fp, "name"), "a non-empty string", find_field(*f, "name"));
-      call.arguments = decode_arguments(find_field(*f, "arguments"), field_path(fp, "arguments"));
-      m.tool_calls.push_back(std::move(call));
-    }
-  }
+  m.tool_calls = read_tool_calls(j, path, decode_arguments);
   return m;
 }
 

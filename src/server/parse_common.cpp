@@ -64,6 +64,30 @@ std::vector<nlohmann::json> parse_tools(const OrderedJson& tools, const std::str
   return out;
 }
 
+std::vector<text::ToolCall> read_tool_calls(const OrderedJson& message, const std::string& path,
+                                            DecodeArguments decode) {
+  std::vector<text::ToolCall> out;
+  const OrderedJson* calls = find_field(message, "tool_calls");
+  if (calls == nullptr) return out;
+  const std::string cp = field_path(path, "tool_calls");
+  if (!calls->is_array()) fail_field(cp, "an array of tool calls", calls);
+  for (size_t i = 0; i < calls->size(); ++i) {
+    const OrderedJson& c = (*calls)[i];
+    const std::string p = index_path(cp, i);
+    if (!c.is_object()) fail_field(p, "a tool call object", &c);
+    text::ToolCall call;
+    call.id = read_string(c, "id", p).value_or("");
+    const OrderedJson* f = find_field(c, "function");
+    const std::string fp = field_path(p, "function");
+    if (f == nullptr || !f->is_object()) fail_field(fp, "an object {\"name\", \"arguments\"}", f);
+    call.name = read_string(*f, "name", fp).value_or("");
+    if (call.name.empty()) fail_field(field_path(fp, "name"), "a non-empty string", find_field(*f, "name"));
+    call.arguments = decode(find_field(*f, "arguments"), field_path(fp, "arguments"));
+    out.push_back(std::move(call));
+  }
+  return out;
+}
+
 nlohmann::json arguments_object(const OrderedJson& value, const std::string& path) {
   if (!value.is_object()) fail_field(path, "an object", &value);
   return nlohmann::json(value);

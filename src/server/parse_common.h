@@ -28,6 +28,12 @@ std::vector<nlohmann::json> parse_tools(const OrderedJson& tools, const std::str
 // A tool call's arguments as an object; `path` names the field in errors.
 nlohmann::json arguments_object(const OrderedJson& value, const std::string& path);
 
+// A message's `tool_calls`: [{id?, function: {name, arguments}}]. The APIs differ only in the arguments'
+// form, so `decode` turns that field (null when absent) into the object.
+using DecodeArguments = nlohmann::json (*)(const OrderedJson* arguments, const std::string& path);
+std::vector<text::ToolCall> read_tool_calls(const OrderedJson& message, const std::string& path,
+                                            DecodeArguments decode);
+
 // runtime::validate on the final options; `prefix` is "options." for Ollama, "" for OpenAI.
 void check_sampling(const runtime::SamplingOptions& options, const std::string& prefix);
 
