@@ -237,23 +237,7 @@ CreateResult build(ModelStore& store, const CreateSpec& spec, const CreateProgre
       throw StoreError(StoreErrorKind::bad_input, who(name) + ": " + e.what());
     }
   }
-  // The config blob in the shape Ollama writes (as import_gguf does), so Ollama-compatible tools read the
-  // same details.
-  nlohmann::ordered_json config;
-  config["model_format"] = details.format;
-  config["model_family"] = details.family;
-  config["model_families"] = details.families.empty() ? std::vector<std::string>{details.family} : details.families;
-  config["model_type"] = details.parameter_size;
-  config["file_type"] = details.quantization_level;
-#if defined(__aarch64__)
-  config["architecture"] = "arm64";
-#else
-  config["architecture"] = "amd64";
-#endif
-  config["os"] = "linux";
-  config["rootfs"] = {{"type", "layers"}, {"diff_ids", nlohmann::ordered_json::array()}};
-  for (const auto& l : m.layers) config["rootfs"]["diff_ids"].push_back(l.digest);
-  const std::string config_bytes = config.dump();
+  const std::string config_bytes = ollama_config_blob(details, m.layers);
   m.config = {std::string(media_type::kConfig), store.add_blob(config_bytes), config_bytes.size()};
 
   bool replacing = false;

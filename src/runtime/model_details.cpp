@@ -1,5 +1,7 @@
 #include "runtime/model_details.h"
 
+#include <nlohmann/json.hpp>
+
 #include <cmath>
 #include <cstdio>
 
@@ -105,6 +107,24 @@ ModelDetails details_from_gguf(const fs::path& gguf_path) {
   } catch (const gguf::GgufError& e) {
     throw StoreError(StoreErrorKind::corrupt, e.what());
   }
+}
+
+std::string ollama_config_blob(const ModelDetails& details, const std::vector<ManifestLayer>& layers) {
+  nlohmann::ordered_json config;
+  config["model_format"] = details.format;
+  config["model_family"] = details.family;
+  config["model_families"] = details.families.empty() ? std::vector<std::string>{details.family} : details.families;
+  config["model_type"] = details.parameter_size;
+  config["file_type"] = details.quantization_level;
+#if defined(__aarch64__)
+  config["architecture"] = "arm64";
+#else
+  config["architecture"] = "amd64";
+#endif
+  config["os"] = "linux";
+  config["rootfs"] = {{"type", "layers"}, {"diff_ids", nlohmann::ordered_json::array()}};
+  for (const ManifestLayer& l : layers) config["rootfs"]["diff_ids"].push_back(l.digest);
+  return config.dump();
 }
 
 }  // namespace locus::runtime

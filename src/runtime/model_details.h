@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "runtime/manifest.h"
+
 namespace locus::gguf {
 class GgufFile;
 }
@@ -31,5 +33,10 @@ ModelDetails details_from_gguf(const gguf::GgufFile& file);
 std::string format_parameter_count(uint64_t count);
 // general.file_type's name ("Q4_K_M"), or "unknown (N)".
 std::string file_type_name(uint32_t file_type);
+
+// The config blob of a manifest, in the shape Ollama writes (model_format, model_family(ies), model_type,
+// file_type, architecture, os, rootfs.diff_ids = the layers' digests), so Ollama-compatible tools read the
+// same details. Returns its bytes.
+std::string ollama_config_blob(const ModelDetails& details, const std::vector<ManifestLayer>& layers);
 
 }  // namespace locus::runtime

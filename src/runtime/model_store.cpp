@@ -478,22 +478,7 @@ ResolvedModel ModelStore::import_gguf(const ModelName& name, const fs::path& ggu
   if (options.system_text) add_text_layer(media_type::kSystem, *options.system_text);
   if (options.params) add_text_layer(media_type::kParams, options.params->dump());
 
-  // The config blob in the shape Ollama writes, so Ollama-compatible tools read the same details.
-  nlohmann::ordered_json config;
-  config["model_format"] = details.format;
-  config["model_family"] = details.family;
-  config["model_families"] = details.families;
-  config["model_type"] = details.parameter_size;
-  config["file_type"] = details.quantization_level;
-#if defined(__aarch64__)
-  config["architecture"] = "arm64";
-#else
-  config["architecture"] = "amd64";
-#endif
-  config["os"] = "linux";
-  config["rootfs"] = {{"type", "layers"}, {"diff_ids", nlohmann::ordered_json::array()}};
-  for (const auto& l : m.layers) config["rootfs"]["diff_ids"].push_back(l.digest);
-  const std::string config_bytes = config.dump();
+  const std::string config_bytes = ollama_config_blob(details, m.layers);
   m.config = {std::string(media_type::kConfig), add_blob(config_bytes), config_bytes.size()};
 
   write_manifest(name, m);
