@@ -13,6 +13,7 @@
 
 #include "gguf/file.h"
 #include "gguf/writer.h"
+#include "runtime/store_test_files.h"
 #include "runtime/model_create.h"
 #include "runtime/model_create_quantize.h"
 #include "tensor/quantize.h"
@@ -20,19 +21,9 @@
 namespace locus::runtime {
 namespace {
 namespace fs = std::filesystem;
-
-std::string read_all(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void write_text(const fs::path& p, std::string_view text) {
-  fs::create_directories(p.parent_path());
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out.write(text.data(), static_cast<std::streamsize>(text.size()));
-}
+using testing::contains;
+using testing::read_all;
+using testing::write_text;
 
 // A small GGUF: a 256 x 4 matrix and a 256-element norm, in `type` (F32 or F16); architecture "test".
 void write_gguf(const fs::path& p, gguf::GgmlType type = gguf::GgmlType::F32, uint32_t file_type = 0, float seed = 1) {
@@ -85,7 +76,6 @@ int error_line(std::string_view text) {
   return 0;
 }
 
-bool contains(const std::string& s, std::string_view part) { return s.find(part) != std::string::npos; }
 
 // ---- the parser ----
 

@@ -18,18 +18,15 @@
 #include <vector>
 
 #include "gguf/writer.h"
+#include "runtime/store_test_files.h"
 #include "runtime/model_pull.h"
 
 namespace locus::runtime {
 namespace {
 namespace fs = std::filesystem;
-
-std::string read_all(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using testing::contains;
+using testing::read_all;
+using testing::write_text;
 
 // A tiny GGUF (about 1.4 KB) as the store tests make one.
 std::string tiny_gguf_bytes(const fs::path& scratch, uint8_t seed) {
@@ -196,7 +193,6 @@ PullError pull_error_of(const std::function<void()>& f) {
   return PullError(PullErrorKind::bad_response, "(no error)");
 }
 
-bool contains(const std::string& s, std::string_view part) { return s.find(part) != std::string::npos; }
 
 class PullTest : public ::testing::Test {
  protected:

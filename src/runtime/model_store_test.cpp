@@ -13,24 +13,15 @@
 #include <vector>
 
 #include "gguf/writer.h"
+#include "runtime/store_test_files.h"
 #include "runtime/model_store.h"
 
 namespace locus::runtime {
 namespace {
 namespace fs = std::filesystem;
-
-std::string read_all(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void write_text(const fs::path& p, std::string_view text) {
-  fs::create_directories(p.parent_path());
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out.write(text.data(), static_cast<std::streamsize>(text.size()));
-}
+using testing::contains;
+using testing::read_all;
+using testing::write_text;
 
 // A tiny GGUF: two F32 tensors (256 + 64 elements), architecture and file type set. `seed` varies the data
 // so that two files get different digests.
@@ -60,7 +51,6 @@ StoreError error_of(const std::function<void()>& f) {
   return StoreError(StoreErrorKind::io, "(no error)");
 }
 
-bool contains(const std::string& s, std::string_view part) { return s.find(part) != std::string::npos; }
 
 size_t count_files(const fs::path& dir) {
   if (!fs::exists(dir)) return 0;
