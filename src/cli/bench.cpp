@@ -7,16 +7,14 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <optional>
 #include <random>
-#include <sstream>
 #include <thread>
 #include <vector>
 
+#include "cli/format_arg.h"
 #include "model/gemma4_model.h"
 #include "runtime/gemma4_engine.h"
-#include "text/json_grammar.h"
 
 namespace locus::cli {
 namespace {
@@ -39,28 +37,10 @@ struct NullSink final : runtime::GenerateSink {
   void on_text(std::string_view) override {}
 };
 
-std::shared_ptr<const text::JsonGrammar> bench_grammar(const std::string& format) {
-  if (format == "json") return text::any_json_object_grammar();
-  std::string schema_text = format;
-  if (!format.empty() && format[0] == '@') {
-    std::ifstream f(format.substr(1), std::ios::binary);
-    if (!f) throw std::invalid_argument("--format: cannot read " + format.substr(1));
-    std::ostringstream ss;
-    ss << f.rdbuf();
-    schema_text = ss.str();
-  }
-  const auto schema = nlohmann::ordered_json::parse(schema_text, nullptr, false);
-  if (schema.is_discarded()) throw std::invalid_argument("--format: not 'json', a JSON Schema or @FILE");
-  text::GrammarResult g = text::compile_json_schema(schema);
-  if (!g.grammar) throw std::invalid_argument("--format: " + g.error);
-  return g.grammar;
-}
-
 // tg through the generator: the sampler, stop handling and (with --format) the constraint, from a prompt of
 // just BOS. Rates count the tokens the generator evaluated after the prompt.
 int bench_sampled(const BenchOptions& o) {
-  std::shared_ptr<const text::JsonGrammar> grammar;
-  if (!o.format.empty()) grammar = bench_grammar(o.format);
+  const std::shared_ptr<const text::JsonGrammar> grammar = format_grammar(o.format);
   runtime::EngineOptions eo;
   eo.n_ctx = static_cast<uint32_t>(o.n_gen + 16);
   eo.n_threads = o.n_threads;

@@ -8,16 +8,15 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <sstream>
 
+#include "cli/format_arg.h"
 #include "cli/progress.h"
 #include "common/human.h"
 #include "runtime/gemma4_engine.h"
 #include "runtime/model_store.h"
 #include "text/chat_renderer.h"
-#include "text/json_grammar.h"
 #include "text/output_parser.h"
 
 namespace locus::cli {
@@ -364,40 +363,6 @@ static bool parse_think(const std::string& v, bool* think) {
   return true;
 }
 
-// --format: "json", an inline schema, or @FILE. Errors (unreadable file, bad JSON, unsupported schema features)
-// come before the model loads.
-static bool parse_format(const std::string& v, std::shared_ptr<const text::JsonGrammar>* out) {
-  if (v.empty()) return true;
-  if (v == "json") {
-    *out = text::any_json_object_grammar();
-    return true;
-  }
-  std::string schema_text = v;
-  if (v[0] == '@') {
-    std::ifstream f(v.substr(1), std::ios::binary);
-    if (!f) {
-      std::fprintf(stderr, "locus: --format: cannot read %s\n", v.substr(1).c_str());
-      return false;
-    }
-    std::ostringstream ss;
-    ss << f.rdbuf();
-    schema_text = ss.str();
-  }
-  nlohmann::ordered_json schema = nlohmann::ordered_json::parse(schema_text, nullptr, false);
-  if (schema.is_discarded()) {
-    std::fprintf(stderr, "locus: --format takes 'json', a JSON Schema or @FILE; this is not JSON: %.60s\n",
-                 schema_text.c_str());
-    return false;
-  }
-  text::GrammarResult g = text::compile_json_schema(schema);
-  if (!g.grammar) {
-    std::fprintf(stderr, "locus: --format: %s\n", g.error.c_str());
-    return false;
-  }
-  *out = g.grammar;
-  return true;
-}
-
 int run(RunOptions& o) {
   if (auto err = runtime::validate(o.sampling)) {
     std::fprintf(stderr, "locus: %s\n", err->c_str());
@@ -405,7 +370,12 @@ int run(RunOptions& o) {
   }
   if (!parse_think(o.think_value, &o.think)) return 2;
   std::shared_ptr<const text::JsonGrammar> format;
-  if (!parse_format(o.format, &format)) return 2;
+  try {  // before the model loads
+    format = format_grammar(o.format);
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "locus: %s\n", e.what());
+    return 2;
+  }
   const auto t0 = std::chrono::steady_clock::now();
   runtime::EngineOptions eo;
   eo.n_ctx = o.sampling.num_ctx > 0 ? static_cast<uint32_t>(o.sampling.num_ctx) : 4096;
