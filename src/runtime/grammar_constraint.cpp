@@ -116,9 +116,19 @@ void ConstraintVocab::index() {
   }
 }
 
+namespace {
+
+const text::JsonGrammar& checked_grammar(const ConstraintVocab* vocab, const StructuredOutput& output) {
+  if (vocab == nullptr || output.grammar == nullptr) {
+    throw std::invalid_argument("structured output without a vocabulary or a grammar");
+  }
+  return *output.grammar;
+}
+
+}  // namespace
+
 GrammarConstraint::GrammarConstraint(std::shared_ptr<const ConstraintVocab> vocab, StructuredOutput output)
-    : vocab_(std::move(vocab)), output_(std::move(output)), matcher_(*output_.grammar) {
-  if (vocab_ == nullptr || output_.grammar == nullptr) throw std::invalid_argument("constraint without grammar");
+    : vocab_(std::move(vocab)), output_(std::move(output)), matcher_(checked_grammar(vocab_.get(), output_)) {
   const size_t words = (static_cast<size_t>(vocab_->size()) + 63) / 64;
   for (CacheEntry& e : cache_) e.bits.assign(words, 0);
   reset();

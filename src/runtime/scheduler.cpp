@@ -100,7 +100,11 @@ void Scheduler::run() {
       wake_.wait(lock, [this] { return stopping_ || !queue_.empty() || active_ > 0; });
       if (stopping_) break;
     }
-    step();
+    try {
+      step();
+    } catch (const std::exception& e) {
+      fail_all_active(std::string("scheduler: ") + e.what());
+    }
   }
   // Shutdown: every request still here ends, cancelled.
   std::deque<std::shared_ptr<Job>> queued;
@@ -121,28 +125,31 @@ void Scheduler::run() {
   }
 }
 
-bool Scheduler::step() {
+void Scheduler::end_job(Slot& s) {
+  if (s.decoding) s.result.eval_seconds = seconds_between(s.t_prompt_done, Clock::now());
+  s.stepper.finish(s.result, *s.job->sink);
+  // What the sequence's cache now holds, for the next request's prompt cache.
+  s.cached.assign(s.tokens.begin(), s.tokens.begin() + std::min<size_t>(s.tokens.size(),
+                                                                        static_cast<size_t>(engine_.model().n_past(s.seq))));
+  s.job.reset();
+  s.constraint.reset();
+  s.decoding = false;
+  std::lock_guard<std::mutex> lock(mutex_);
+  --active_;
+  last_activity_ = Clock::now();
+}
+
+void Scheduler::fail_sequence(Slot& s, const std::string& message) {
+  s.result.reason = DoneReason::error;
+  s.result.error = message;
+  engine_.model().reset(s.seq);
+  s.tokens.clear();
+  end_job(s);
+}
+
+void Scheduler::step() {
   model::Gemma4Model& m = engine_.model();
   const int32_t n_vocab = engine_.n_vocab();
-  auto end_job = [&](Slot& s) {
-    if (s.decoding) s.result.eval_seconds = seconds_between(s.t_prompt_done, Clock::now());
-    s.stepper.finish(s.result, *s.job->sink);
-    s.cached.assign(s.tokens.begin(), s.tokens.begin() + std::min<size_t>(s.tokens.size(),
-                                                                          static_cast<size_t>(m.n_past(s.seq))));
-    s.job.reset();
-    s.constraint.reset();
-    s.decoding = false;
-    std::lock_guard<std::mutex> lock(mutex_);
-    --active_;
-    last_activity_ = Clock::now();
-  };
-  auto fail_sequence = [&](Slot& s, const std::string& message) {
-    s.result.reason = DoneReason::error;
-    s.result.error = message;
-    m.reset(s.seq);
-    s.tokens.clear();
-    end_job(s);
-  };
 
   // 1. Admit queued requests into free slots, preferring the slot whose cache shares the longest prefix.
   for (;;) {
@@ -228,7 +235,6 @@ bool Scheduler::step() {
     s.result.prompt_cached_tokens = keep;
   }
 
-  bool worked = false;
   // 2. Cancellations, then one prompt chunk (the slot furthest from done first, so short prompts are not stuck
   //    behind long ones: the one with the fewest tokens left).
   Slot* prompt_slot = nullptr;
@@ -239,7 +245,6 @@ bool Scheduler::step() {
       s.result.reason = DoneReason::cancelled;
       if (!s.decoding) s.result.prompt_eval_count = m.n_past(s.seq) - s.result.prompt_cached_tokens;
       end_job(s);
-      worked = true;
       continue;
     }
     if (s.decoding) continue;
@@ -250,13 +255,12 @@ bool Scheduler::step() {
     Slot& s = *prompt_slot;
     const int32_t pos = m.n_past(s.seq);
     const int32_t n = std::min(options_.prompt_chunk, s.n_prompt - pos);
-    worked = true;
     try {
       m.forward(s.seq, std::span<const int32_t>(s.tokens).subspan(static_cast<size_t>(pos), static_cast<size_t>(n)),
                 pos, s.logits, false);
     } catch (const std::exception& e) {
       fail_sequence(s, std::string("prompt evaluation failed: ") + e.what());
-      return true;
+      return;
     }
     if (pos + n == s.n_prompt) {
       s.t_prompt_done = Clock::now();
@@ -279,12 +283,12 @@ bool Scheduler::step() {
     items.push_back({s.seq, s.next, m.n_past(s.seq)});
     owners.push_back(&s);
   }
-  if (items.empty()) return worked;
+  if (items.empty()) return;
   try {
     m.forward_batch(items, std::span<float>(batch_logits_).first(items.size() * static_cast<size_t>(n_vocab)));
   } catch (const std::exception& e) {
     for (Slot* s : owners) fail_sequence(*s, std::string("token evaluation failed: ") + e.what());
-    return true;
+    return;
   }
   for (size_t i = 0; i < owners.size(); ++i) {
     Slot& s = *owners[i];
@@ -294,7 +298,12 @@ bool Scheduler::step() {
     s.next = s.stepper.step(row, s.tokens, static_cast<int32_t>(s.tokens.size()), s.n_ctx, *s.job->sink, s.result);
     if (s.next < 0) end_job(s);
   }
-  return true;
+}
+
+void Scheduler::fail_all_active(const std::string& message) {
+  for (auto& slot : slots_) {
+    if (slot->job != nullptr) fail_sequence(*slot, message);
+  }
 }
 
 }  // namespace locus::runtime

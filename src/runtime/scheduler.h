@@ -89,7 +89,11 @@ class Scheduler {
  private:
   struct Slot;
   void run();
-  bool step();  // one scheduling round; false when there was nothing to do
+  void step();  // one scheduling round: admit, cancel, one prompt chunk, one decode step
+  // A round that threw (a bug or memory exhausted): every request in a slot ends with the error.
+  void fail_all_active(const std::string& message);
+  void end_job(Slot& s);  // on_done, keeps what the cache holds for the prompt cache, frees the slot
+  void fail_sequence(Slot& s, const std::string& message);  // ends with an error and clears the cache
 
   Gemma4Engine& engine_;
   SchedulerOptions options_;

@@ -271,5 +271,23 @@ TEST(Scheduler, EmbeddingsTakeASlotAndAreNormalized) {
   EXPECT_EQ(gen_sink->tokens.size(), 16u);
 }
 
+// A request the scheduler cannot even start (here: structured output without a grammar) ends with an error;
+// the thread survives and serves the next request.
+TEST(Scheduler, AFailedRoundEndsItsRequestsWithAnError) {
+  auto engine = load();
+  Scheduler s(*engine, {.n_slots = 1, .max_queue = 4, .slot_ctx = 512});
+  auto a = std::make_shared<Recorder>();
+  auto job = greedy_job(prompt_of(*engine, "Hi"), 4, a);
+  job->structured = StructuredOutput{StructuredOutput::Kind::json, nullptr};
+  s.submit(job);
+  const GenerateResult r = a->wait();
+  EXPECT_EQ(r.reason, DoneReason::error);
+  EXPECT_NE(r.error.find("without a vocabulary or a grammar"), std::string::npos) << r.error;
+  auto b = std::make_shared<Recorder>();
+  s.submit(greedy_job(prompt_of(*engine, "Hi"), 3, b));
+  EXPECT_EQ(b->wait().reason, DoneReason::length);
+  EXPECT_EQ(s.stats().active, 0);
+}
+
 }  // namespace
 }  // namespace locus::runtime
