@@ -17,6 +17,32 @@ double seconds_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
 }
 
+uint64_t ns_between(Clock::time_point a, Clock::time_point b) {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(b - a).count());
+}
+
+// One round's timings, added to SchedulerCounters at its end (whatever way the round ends).
+struct RoundTimes {
+  explicit RoundTimes(SchedulerCounters* c) : counters(c), start(Clock::now()) {}
+  ~RoundTimes() {
+    if (counters == nullptr || (model_prompt_ns == 0 && model_decode_ns == 0 && token_ns == 0)) return;
+    constexpr auto r = std::memory_order_relaxed;
+    counters->rounds.fetch_add(1, r);
+    counters->decode_tokens.fetch_add(decode_tokens, r);
+    counters->prompt_tokens.fetch_add(prompt_tokens, r);
+    counters->round_ns.fetch_add(ns_between(start, Clock::now()), r);
+    counters->model_prompt_ns.fetch_add(model_prompt_ns, r);
+    counters->model_decode_ns.fetch_add(model_decode_ns, r);
+    counters->token_ns.fetch_add(token_ns, r);
+  }
+  RoundTimes(const RoundTimes&) = delete;
+  RoundTimes& operator=(const RoundTimes&) = delete;
+
+  SchedulerCounters* counters;
+  Clock::time_point start;
+  uint64_t decode_tokens = 0, prompt_tokens = 0, model_prompt_ns = 0, model_decode_ns = 0, token_ns = 0;
+};
+
 bool is_cancelled(const Job& job) { return job.cancel != nullptr && job.cancel->load(std::memory_order_relaxed); }
 
 size_t common_prefix(const std::vector<int32_t>& a, const std::vector<int32_t>& b) {
@@ -150,6 +176,7 @@ void Scheduler::fail_sequence(Slot& s, const std::string& message) {
 void Scheduler::step() {
   model::Gemma4Model& m = engine_.model();
   const int32_t n_vocab = engine_.n_vocab();
+  RoundTimes times(options_.counters);
 
   // 1. Admit queued requests into free slots, preferring the slot whose cache shares the longest prefix.
   for (;;) {
@@ -211,7 +238,10 @@ void Scheduler::step() {
       // One call does it all; the slot's cache is cleared by it.
       try {
         job->embedding.assign(m.n_embd(), 0.0f);
+        const auto t0 = Clock::now();
         m.embed(s.seq, s.tokens, job->embedding);
+        times.model_prompt_ns += ns_between(t0, Clock::now());
+        times.prompt_tokens += s.tokens.size();
         s.result.prompt_eval_count = s.n_prompt;
         s.result.prompt_eval_seconds = seconds_between(s.t_start, Clock::now());
         s.result.reason = DoneReason::stop;
@@ -256,8 +286,11 @@ void Scheduler::step() {
     const int32_t pos = m.n_past(s.seq);
     const int32_t n = std::min(options_.prompt_chunk, s.n_prompt - pos);
     try {
+      const auto t0 = Clock::now();
       m.forward(s.seq, std::span<const int32_t>(s.tokens).subspan(static_cast<size_t>(pos), static_cast<size_t>(n)),
                 pos, s.logits, false);
+      times.model_prompt_ns += ns_between(t0, Clock::now());
+      times.prompt_tokens += static_cast<uint64_t>(n);
     } catch (const std::exception& e) {
       fail_sequence(s, std::string("prompt evaluation failed: ") + e.what());
       return;
@@ -267,7 +300,9 @@ void Scheduler::step() {
       s.result.prompt_eval_count = s.n_prompt - s.result.prompt_cached_tokens;
       s.result.prompt_eval_seconds = seconds_between(s.t_start, s.t_prompt_done);
       s.decoding = true;
+      const auto t0 = Clock::now();
       s.next = s.stepper.step(s.logits, s.tokens, s.n_prompt, s.n_ctx, *s.job->sink, s.result);
+      times.token_ns += ns_between(t0, Clock::now());
       if (s.next < 0) end_job(s);
     }
   }
@@ -285,7 +320,10 @@ void Scheduler::step() {
   }
   if (items.empty()) return;
   try {
+    const auto t0 = Clock::now();
     m.forward_batch(items, std::span<float>(batch_logits_).first(items.size() * static_cast<size_t>(n_vocab)));
+    times.model_decode_ns += ns_between(t0, Clock::now());
+    times.decode_tokens += items.size();
   } catch (const std::exception& e) {
     for (Slot* s : owners) fail_sequence(*s, std::string("token evaluation failed: ") + e.what());
     return;
@@ -295,7 +333,9 @@ void Scheduler::step() {
     s.tokens.push_back(s.next);
     const std::span<const float> row =
         std::span<const float>(batch_logits_).subspan(i * static_cast<size_t>(n_vocab), static_cast<size_t>(n_vocab));
+    const auto t0 = Clock::now();
     s.next = s.stepper.step(row, s.tokens, static_cast<int32_t>(s.tokens.size()), s.n_ctx, *s.job->sink, s.result);
+    times.token_ns += ns_between(t0, Clock::now());
     if (s.next < 0) end_job(s);
   }
 }

@@ -57,11 +57,25 @@ struct Job {
   std::vector<float> embedding;
 };
 
+// Running totals of where the scheduler's thread spends its time, for a metrics page and the overhead
+// benchmark (bench/serve_parallel.sh). Added to once per round with relaxed atomics: no lock, no allocation.
+// Several schedulers (one per loaded model) may add to one set.
+struct SchedulerCounters {
+  std::atomic<uint64_t> rounds{0};          // step() calls that did any work
+  std::atomic<uint64_t> decode_tokens{0};   // tokens evaluated by decode steps (one per stream per step)
+  std::atomic<uint64_t> prompt_tokens{0};   // prompt tokens evaluated (cached ones not counted)
+  std::atomic<uint64_t> round_ns{0};        // inside those rounds, everything included
+  std::atomic<uint64_t> model_prompt_ns{0};  // in the model evaluating prompt chunks (and embeddings)
+  std::atomic<uint64_t> model_decode_ns{0};  // in the model's batched decode steps
+  std::atomic<uint64_t> token_ns{0};  // in TokenStepper::step: sampling, stop strings, detokenizing, the sinks
+};
+
 struct SchedulerOptions {
   int n_slots = 4;           // requests generating at once
   int max_queue = 32;        // requests waiting for a slot; beyond it submit() refuses
   uint32_t slot_ctx = 4096;  // context (KV positions) of each slot
   int prompt_chunk = 256;    // prompt tokens evaluated between two decode steps
+  SchedulerCounters* counters = nullptr;  // added to when set; must outlive the scheduler
 };
 
 class Scheduler {

@@ -147,6 +147,32 @@ TEST(Scheduler, PromptCacheEvaluatesOnlyWhatIsNew) {
   EXPECT_EQ(s.stats().active, 0);
 }
 
+TEST(Scheduler, CountersAddUpTheWork) {
+  auto engine = load();
+  SchedulerCounters c;
+  const auto pa = prompt_of(*engine, "Counting the work of two requests");
+  const auto pb = prompt_of(*engine, "and a second one");
+  {
+    Scheduler s(*engine, {.n_slots = 2, .max_queue = 4, .slot_ctx = 512, .counters = &c});
+    auto a = std::make_shared<Recorder>(), b = std::make_shared<Recorder>();
+    s.submit(greedy_job(pa, 10, a));
+    s.submit(greedy_job(pb, 7, b));
+    ASSERT_EQ(a->wait().reason, DoneReason::length);
+    ASSERT_EQ(b->wait().reason, DoneReason::length);
+    ASSERT_EQ(a->tokens.size(), 10u);
+    ASSERT_EQ(b->tokens.size(), 7u);
+  }
+  // The first token of each answer comes from its prompt's logits; each later one from a decode step that
+  // evaluated the token before it. The last token is never evaluated.
+  EXPECT_EQ(c.decode_tokens.load(), 9u + 6u);
+  EXPECT_EQ(c.prompt_tokens.load(), pa.size() + pb.size());
+  EXPECT_GT(c.model_decode_ns.load(), 0u);
+  EXPECT_GT(c.model_prompt_ns.load(), 0u);
+  EXPECT_GT(c.token_ns.load(), 0u);
+  EXPECT_GE(c.rounds.load(), 9u);  // at least one round per decode step of the longer request
+  EXPECT_GE(c.round_ns.load(), c.model_decode_ns.load() + c.model_prompt_ns.load() + c.token_ns.load());
+}
+
 TEST(Scheduler, TheQueueIsBounded) {
   auto engine = load();
   Scheduler s(*engine, {.n_slots = 1, .max_queue = 1, .slot_ctx = 512});

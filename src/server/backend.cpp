@@ -19,6 +19,32 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// The server's sink, timed: its CPU time on the scheduler thread is server overhead (ServerMetrics::sink_ns).
+class TimedSink final : public runtime::GenerateSink {
+ public:
+  TimedSink(std::shared_ptr<runtime::GenerateSink> inner, std::atomic<uint64_t>& ns) : inner_(std::move(inner)), ns_(ns) {}
+  void on_text(std::string_view text) override {
+    const uint64_t t0 = thread_cpu_ns();
+    inner_->on_text(text);
+    add(t0);
+  }
+  void on_token(int32_t token, const runtime::TokenLogprobs* logprobs) override {
+    const uint64_t t0 = thread_cpu_ns();
+    inner_->on_token(token, logprobs);
+    add(t0);
+  }
+  void on_done(const runtime::GenerateResult& result) override {
+    const uint64_t t0 = thread_cpu_ns();
+    inner_->on_done(result);
+    add(t0);
+  }
+
+ private:
+  void add(uint64_t t0) { ns_.fetch_add(thread_cpu_ns() - t0, std::memory_order_relaxed); }
+  std::shared_ptr<runtime::GenerateSink> inner_;
+  std::atomic<uint64_t>& ns_;
+};
+
 int64_t ns_since(Clock::time_point t0) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count();
 }
@@ -195,6 +221,7 @@ RuntimeBackend::Acquired RuntimeBackend::acquire(const std::string& ref) {
     so.n_slots = options_.n_slots;
     so.max_queue = options_.max_queue;
     so.slot_ctx = options_.slot_ctx;
+    so.counters = &metrics().scheduler;
     loaded->scheduler = std::make_unique<runtime::Scheduler>(*loaded->engine, so);
   } catch (const std::exception& e) {
     out.error = api_error(500, "model \"" + name + "\" failed to load: " + e.what());
@@ -279,7 +306,8 @@ StartResult RuntimeBackend::generate(ApiRequest req) {
   ctx.keep_context = req.api == Api::kOllamaGenerate && !req.raw;
   prep.job->loop_guard_tokens = options_.loop_guard_tokens;
   prep.job->cancel = cancel;
-  prep.job->sink = make_channel_sink(channel, std::move(ctx));
+  prep.job->sink = std::make_shared<TimedSink>(make_channel_sink(channel, std::move(ctx)), metrics().sink_ns);
+  metrics().requests.fetch_add(1, std::memory_order_relaxed);
 
   runtime::Scheduler::Submit submitted;
   {
@@ -305,6 +333,18 @@ StartResult RuntimeBackend::generate(ApiRequest req) {
   }
   r.generation = Generation{channel, cancel};
   return r;
+}
+
+MetricsGauges RuntimeBackend::gauges() {
+  MetricsGauges g;
+  std::lock_guard<std::mutex> lock(mutex_);
+  g.models_loaded = static_cast<int>(models_.size());
+  for (const auto& [key, m] : models_) {
+    const auto st = m->scheduler->stats();
+    g.active += st.active;
+    g.queued += st.queued;
+  }
+  return g;
 }
 
 void RuntimeBackend::reap_loop() {

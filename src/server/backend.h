@@ -22,6 +22,7 @@
 #include "server/api_request.h"
 #include "server/embed_api.h"
 #include "server/event_channel.h"
+#include "server/metrics.h"
 
 namespace locus::runtime {
 class ModelStore;
@@ -70,6 +71,13 @@ class Backend {
 
   // Shutdown: cancels everything running or queued; later generate() calls are refused with 503.
   virtual void cancel_all() = 0;
+
+  // GET /metrics: the totals (the HTTP side adds its write times) and the gauges of loaded models.
+  ServerMetrics& metrics() { return metrics_; }
+  virtual MetricsGauges gauges() { return {}; }
+
+ private:
+  ServerMetrics metrics_;
 };
 
 struct BackendOptions {
@@ -109,6 +117,7 @@ class RuntimeBackend final : public Backend {
                  const std::atomic<bool>& cancel) override;
   JsonReply create(const nlohmann::json& body, const std::function<void(const std::string& status)>& on_status) override;
   void cancel_all() override;
+  MetricsGauges gauges() override;
 
   struct Loaded;  // backend.cpp
 

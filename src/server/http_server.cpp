@@ -60,6 +60,8 @@ std::string field_string(const OrderedJson& body, const char* key) {
 struct StreamState {
   std::unique_ptr<ResponseWriter> writer;
   Generation generation;
+  std::vector<GenerationEvent> events;  // pump()'s buffers, reused from call to call
+  std::string out;
   bool sse = false;
   Clock::time_point last_write = Clock::now();
   // The connection, for noticing a client that left while nothing is written (peer_socket.h).
@@ -273,6 +275,12 @@ void HttpServer::Impl::routes() {
   http.Get("/api/version", guarded([this](const httplib::Request&, httplib::Response& res) {
              res.set_content(OrderedJson{{"version", o.version}}.dump(), "application/json");
            }));
+  // Prometheus text format: token counts and where the time goes (server/metrics.h).
+  http.Get("/metrics", guarded([this](const httplib::Request&, httplib::Response& res) {
+             MetricsGauges g = backend.gauges();
+             g.open_streams = open_streams.load();
+             res.set_content(prometheus_text(backend.metrics(), g), "text/plain; version=0.0.4; charset=utf-8");
+           }));
   const std::pair<const char*, Api> generators[] = {{"/api/chat", Api::kOllamaChat},
                                                     {"/api/generate", Api::kOllamaGenerate},
                                                     {"/v1/chat/completions", Api::kOpenAiChat},
@@ -468,9 +476,15 @@ void HttpServer::Impl::generation(const httplib::Request& req, httplib::Response
 // One call of the content provider: write whatever events arrived (waiting briefly for some), a ping when the
 // stream has been quiet, or the error line at shutdown. Returning false ends the response (the client is gone).
 bool HttpServer::Impl::pump(StreamState& s, httplib::DataSink& sink) {
-  std::vector<GenerationEvent> events;
-  std::string out;
+  std::vector<GenerationEvent>& events = s.events;
+  std::string& out = s.out;
+  events.clear();
+  out.clear();
+  // When events arrived, their formatting and writing is timed for ServerMetrics, in this thread's CPU time: on a
+  // machine whose cores the model keeps busy, wall time would also count the waits for a core.
+  uint64_t cpu0 = 0;
   if (s.generation.events->pop_all(events, std::chrono::milliseconds(250))) {
+    cpu0 = thread_cpu_ns();
     for (const auto& e : events) {
       note_done(e);
       out += write_event(*s.writer, e);
@@ -495,6 +509,9 @@ bool HttpServer::Impl::pump(StreamState& s, httplib::DataSink& sink) {
       return false;
     }
     s.last_write = Clock::now();
+    ServerMetrics& m = backend.metrics();
+    m.chunks_written.fetch_add(1, std::memory_order_relaxed);
+    if (cpu0 != 0) m.write_ns.fetch_add(thread_cpu_ns() - cpu0, std::memory_order_relaxed);
   }
   if (s.writer->finished()) sink.done();
   return true;

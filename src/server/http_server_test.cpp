@@ -290,6 +290,35 @@ TEST_F(HttpServerTest, OllamaChat) {
   EXPECT_EQ(last["eval_count"], 2);
 }
 
+TEST_F(HttpServerTest, MetricsCountWrittenChunks) {
+  ServeOptions o;
+  o.api_key = "k1";
+  start(o);
+  const httplib::Headers auth = {{"Authorization", "Bearer k1"}};
+  auto r = client_->Get("/metrics");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 401);  // the key guards it like any route
+  r = post("/api/chat", {{"model", "hello"}, {"messages", {{{"role", "user"}, {"content", "hi"}}}}}, auth);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200);
+  r = client_->Get("/metrics", auth);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_TRUE(r->get_header_value("Content-Type").starts_with("text/plain; version=0.0.4")) << r->get_header_value("Content-Type");
+  EXPECT_NE(r->body.find("# TYPE locus_http_chunks_written_total counter\n"), std::string::npos) << r->body;
+  // (open_streams may still count the stream: the server finishes it after the client has read its end.)
+  EXPECT_NE(r->body.find("# TYPE locus_open_streams gauge\n"), std::string::npos) << r->body;
+  // The fake's stream: at least one chunk written, and its writing timed.
+  const auto value = [&](const std::string& name) {
+    const size_t at = r->body.find("\n" + name + " ");
+    EXPECT_NE(at, std::string::npos) << name;
+    return at == std::string::npos ? -1.0 : std::stod(r->body.substr(at + name.size() + 2));
+  };
+  EXPECT_GE(value("locus_http_chunks_written_total"), 1.0);
+  EXPECT_GT(value("locus_http_write_seconds_total"), 0.0);
+  EXPECT_EQ(backend_.metrics().chunks_written.load(), static_cast<uint64_t>(value("locus_http_chunks_written_total")));
+}
+
 TEST_F(HttpServerTest, OpenAiStreamWithPingsEndsWithDone) {
   start();
   auto r = post("/v1/chat/completions",

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `locus serve` end to end on a tiny random model, with curl on loopback only: the liveness probe and version,
 # Ollama chat streamed and not (ending in done:true), OpenAI chat streamed (ending in [DONE]) and not, a JSON
-# format answer that parses, 404 for an unknown model, 401 with a key set, and a client that disconnects
-# mid-stream freeing its slot (with one slot, a later request still completes).
+# format answer that parses, /metrics counting the work, 404 for an unknown model, 401 with a key set, and a
+# client that disconnects mid-stream freeing its slot (with one slot, a later request still completes).
 # usage: serve_api.sh LOCUS LOCUS_MKMODEL
 set -u
 locus=$1 mkmodel=$2
@@ -60,6 +60,31 @@ echo "$out" | python3 -c 'import json,sys; j=json.load(sys.stdin); assert j["obj
 out=$(curl -sN "$(base)/v1/chat/completions" -d "$oai,\"stream\":true}")
 [ "$(echo "$out" | grep -v '^$' | tail -n 1)" = "data: [DONE]" ] && ok "/v1/chat/completions stream ends with [DONE]" \
   || bad "/v1/chat/completions stream: $out"
+
+# /metrics after four 8-token answers (two streamed): every answer's tokens after its first came from decode
+# steps, the streams' chunks were written and timed.
+# (The last request's slot is freed just after its answer ends: wait for it.)
+for _ in $(seq 1 20); do
+  curl -s "$(base)/metrics" >"$dir/metrics"
+  grep -q '^locus_requests_active 0$' "$dir/metrics" && break
+  sleep 0.1
+done
+if python3 - "$dir/metrics" <<'PY'
+import sys
+v = {}
+for line in open(sys.argv[1]):
+    if line.startswith('#') or not line.strip(): continue
+    name, value = line.split()
+    v[name] = float(value)
+assert v['locus_requests_total'] == 4, v
+assert v['locus_decode_tokens_total'] >= 4 * 7 - 4, v   # an answer may end early on EOS
+assert v['locus_http_chunks_written_total'] >= 2, v
+assert v['locus_http_write_seconds_total'] > 0, v
+assert v['locus_model_decode_seconds_total'] > 0 and v['locus_server_sink_seconds_total'] > 0, v
+assert v['locus_scheduler_round_seconds_total'] >= v['locus_model_decode_seconds_total'] + v['locus_token_step_seconds_total'], v
+assert v['locus_models_loaded'] == 1 and v['locus_requests_active'] == 0, v
+PY
+then ok "GET /metrics counts the work"; else bad "GET /metrics: $(cat "$dir/metrics")"; fi
 
 out=$(curl -s "$(base)/api/chat" -d '{"model":"'"$model"'","messages":[{"role":"user","content":"JSON please"}],"format":"json","stream":false,"options":{"num_predict":48,"seed":3,"repeat_penalty":1.3}}')
 content=$(echo "$out" | python3 -c 'import json,sys; j=json.load(sys.stdin); print(j["message"]["content"]); print(j["done_reason"], file=sys.stderr)' 2>"$dir/reason")
