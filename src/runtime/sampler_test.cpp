@@ -398,6 +398,70 @@ TEST(Sampler, LogprobsAreLogSoftmaxOfTheRawLogits) {
   EXPECT_EQ(lp.n_top, 10);  // capped by the vocabulary here, by kMaxTopLogprobs in general
 }
 
+// At Gemma 4's vocabulary size, with softcapped logits as the model gives them: the reported values against a
+// log-softmax and a top-N computed here independently (double sums, a full sort of a copy).
+TEST(Sampler, LogprobsOverAFullVocabularyMatchAnIndependentLogSoftmax) {
+  constexpr int32_t kVocab = 262144;
+  constexpr float kCap = 30.0f;
+  std::mt19937_64 rng(5);
+  std::normal_distribution<float> normal(0.0f, 4.0f);
+  std::vector<float> logits(kVocab);
+  for (float& l : logits) l = kCap * std::tanh(normal(rng) / kCap);
+  logits[777] = 25.0f;  // a clear favourite
+  SamplingOptions o = plain();
+  o.temperature = 0.7f;
+  o.top_k = 40;
+  Sampler s(o, kVocab);
+
+  double max_logit = -1e30;
+  for (float l : logits) max_logit = std::max(max_logit, static_cast<double>(l));
+  double z = 0;
+  for (float l : logits) z += std::exp(static_cast<double>(l) - max_logit);
+  const double log_z = max_logit + std::log(z);
+
+  std::vector<int32_t> order(kVocab);
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return logits[a] > logits[b]; });
+
+  for (const int32_t n : {1, 5, kMaxTopLogprobs}) {
+    for (const int32_t chosen : {777, order[3], order[1000], 12345}) {
+      TokenLogprobs lp;
+      s.logprobs(logits, chosen, n, lp);
+      EXPECT_EQ(lp.chosen.token, chosen);
+      EXPECT_NEAR(lp.chosen.logprob, logits[static_cast<size_t>(chosen)] - log_z, 1e-4);
+      ASSERT_EQ(lp.n_top, n);
+      bool chosen_listed = false;
+      for (int32_t i = 0; i < n; ++i) {
+        const TokenLogprob& t = lp.top()[static_cast<size_t>(i)];
+        EXPECT_EQ(t.token, order[static_cast<size_t>(i)]) << "rank " << i;
+        EXPECT_NEAR(t.logprob, logits[static_cast<size_t>(t.token)] - log_z, 1e-4);
+        if (i > 0) {
+          EXPECT_GE(lp.top()[static_cast<size_t>(i - 1)].logprob, t.logprob);
+        }
+        chosen_listed |= t.token == chosen;
+      }
+      const bool in_top_n = std::find(order.begin(), order.begin() + n, chosen) != order.begin() + n;
+      EXPECT_EQ(chosen_listed, in_top_n) << "n " << n << " chosen " << chosen;
+    }
+  }
+
+  // The values describe a whole distribution: with log Z recovered from one reported value, exp(logprob)
+  // over the vocabulary sums to 1.
+  TokenLogprobs lp;
+  s.logprobs(logits, 777, 0, lp);
+  const double reported_log_z = logits[777] - static_cast<double>(lp.chosen.logprob);
+  double total = 0;
+  for (float l : logits) total += std::exp(static_cast<double>(l) - reported_log_z);
+  EXPECT_NEAR(total, 1.0, 1e-4);
+  // The greedy pick is the top entry.
+  o.temperature = 0.0f;
+  s.set_options(o);
+  const int32_t greedy = s.sample(logits, {});
+  s.logprobs(logits, greedy, 3, lp);
+  EXPECT_EQ(lp.top()[0].token, greedy);
+  EXPECT_EQ(lp.top()[0].logprob, lp.chosen.logprob);
+}
+
 TEST(Sampler, LogprobsCapAtTwenty) {
   SamplingOptions o = plain();
   Sampler s(o, 100);

@@ -304,6 +304,14 @@ StartResult RuntimeBackend::generate(ApiRequest req) {
   ctx.model = m->name;
   if (req.api == Api::kOllamaGenerate && !req.raw) ctx.context_prefix = prep.job->prompt;
   ctx.keep_context = req.api == Api::kOllamaGenerate && !req.raw;
+  if (req.logprobs || req.top_logprobs > 0) {
+    // A token's running text; control tokens, which have none, by their name (<eos>) so alternatives stay readable.
+    // The engine outlives the job: the scheduler that calls the sink is destroyed first.
+    ctx.token_text = [engine = m->engine.get()](int32_t id) {
+      const std::string_view piece = engine->piece(id);
+      return piece.empty() ? engine->tokenizer().raw_piece(id) : piece;
+    };
+  }
   prep.job->loop_guard_tokens = options_.loop_guard_tokens;
   prep.job->cancel = cancel;
   prep.job->sink = std::make_shared<TimedSink>(make_channel_sink(channel, std::move(ctx)), metrics().sink_ns);

@@ -27,6 +27,7 @@ bool EventChannel::ended() const {
 }
 
 std::string write_event(ResponseWriter& writer, const GenerationEvent& e) {
+  if (!e.logprobs.empty()) writer.logprobs(e.logprobs);
   switch (e.kind) {
     case GenerationEvent::Kind::kText: return writer.text(e.text);
     case GenerationEvent::Kind::kThinking: return writer.thinking(e.text);

@@ -23,6 +23,9 @@ struct GenerationEvent {
   std::string name;       // kToolCall
   std::string arguments;  // kToolCall: a JSON object's text
   DoneEvent done;         // kDone
+  // The log-probabilities of the tokens behind this event (empty unless the request asked for them); on kDone,
+  // those of tokens no text event carried (held-back marker or stop-string text).
+  std::vector<TokenLogprobEntry> logprobs;
 };
 
 class EventChannel {

@@ -24,17 +24,27 @@ class ChannelSink final : public runtime::GenerateSink {
 
   void on_text(std::string_view text) override {
     if (ctx_.parse) {
+      const bool was_thinking = parser_.in_thinking();
+      thinking_out_ = false;
       parser_.push(text);
+      // The tokens behind this text (and any whose text was held back before it).
+      if (was_thinking || parser_.in_thinking() || thinking_out_) reasoning_tokens_ += unplaced_tokens_;
     } else {
       push(GenerationEvent::Kind::kText, text);
     }
+    unplaced_tokens_ = 0;
   }
 
-  void on_token(int32_t token, const runtime::TokenLogprobs*) override {
+  // Allocates nothing when logprobs are off; when on, the pending entries' strings and vectors are reused.
+  void on_token(int32_t token, const runtime::TokenLogprobs* logprobs) override {
     if (ctx_.keep_context) generated_.push_back(token);
+    ++unplaced_tokens_;
+    if (logprobs != nullptr && ctx_.token_text) add_logprobs(*logprobs);
   }
 
   void on_done(const runtime::GenerateResult& result) override {
+    if (ctx_.parse && parser_.in_thinking()) reasoning_tokens_ += unplaced_tokens_;  // a thought left open
+    unplaced_tokens_ = 0;
     if (ctx_.parse) parser_.finish();
     if (result.reason == runtime::DoneReason::error) {
       push(GenerationEvent::Kind::kError, result.error);
@@ -50,6 +60,8 @@ class ChannelSink final : public runtime::GenerateSink {
     e.kind = GenerationEvent::Kind::kDone;
     e.done = done_event_from(result);
     e.done.cached_prompt_tokens = result.prompt_cached_tokens;
+    e.done.reasoning_tokens = reasoning_tokens_;
+    take_logprobs(e);
     e.done.load_duration_ns = ctx_.load_ns;
     e.done.total_duration_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                                    std::chrono::steady_clock::now() - ctx_.received)
@@ -67,18 +79,44 @@ class ChannelSink final : public runtime::GenerateSink {
     GenerationEvent e;
     e.kind = kind;
     e.text = std::string(text);
+    if (kind != GenerationEvent::Kind::kError) take_logprobs(e);
     channel_->push(std::move(e));
+  }
+
+  void add_logprobs(const runtime::TokenLogprobs& lp) {
+    if (n_pending_ == pending_.size()) pending_.emplace_back();
+    TokenLogprobEntry& e = pending_[n_pending_++];
+    set_wire(e.chosen, lp.chosen);
+    const auto top = lp.top();
+    e.top.resize(top.size());
+    for (size_t i = 0; i < top.size(); ++i) set_wire(e.top[i], top[i]);
+  }
+
+  void set_wire(WireLogprob& w, const runtime::TokenLogprob& t) {
+    w.token.assign(ctx_.token_text(t.token));
+    w.logprob = t.logprob;
+  }
+
+  // The pending entries go with `e`; the buffer keeps its capacity for the next ones.
+  void take_logprobs(GenerationEvent& e) {
+    if (n_pending_ == 0) return;
+    e.logprobs.assign(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(n_pending_));
+    n_pending_ = 0;
   }
 
   void on_event(const text::OutputEvent& e) {
     switch (e.kind) {
       case text::OutputEventKind::kContent: push(GenerationEvent::Kind::kText, e.text); return;
-      case text::OutputEventKind::kThinking: push(GenerationEvent::Kind::kThinking, e.text); return;
+      case text::OutputEventKind::kThinking:
+        thinking_out_ = true;
+        push(GenerationEvent::Kind::kThinking, e.text);
+        return;
       case text::OutputEventKind::kToolCall: {
         GenerationEvent ev;
         ev.kind = GenerationEvent::Kind::kToolCall;
         ev.name = std::string(e.name);
         ev.arguments = std::string(e.arguments);
+        take_logprobs(ev);
         channel_->push(std::move(ev));
         return;
       }
@@ -101,6 +139,11 @@ class ChannelSink final : public runtime::GenerateSink {
   SinkContext ctx_;
   text::OutputParser parser_;
   std::vector<int32_t> generated_;
+  int32_t unplaced_tokens_ = 0;   // tokens reported whose text has not reached the parser yet
+  int32_t reasoning_tokens_ = 0;
+  bool thinking_out_ = false;     // the parser emitted thinking during the current push
+  std::vector<TokenLogprobEntry> pending_;  // [0, n_pending_): logprobs no event has taken yet
+  size_t n_pending_ = 0;
 };
 
 ApiError bad(std::string message, std::string param) { return ApiError{400, std::move(message), std::move(param)}; }

@@ -6,9 +6,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "runtime/gemma4_engine.h"
@@ -37,8 +39,16 @@ struct SinkContext {
   std::string model;                               // for warnings in the log
   bool keep_context = false;  // Ollama generate: done.context = prompt + generated tokens
   std::vector<int32_t> context_prefix;
+  // A token's text for logprobs (a view valid until the next call); without it no logprobs are reported.
+  std::function<std::string_view(int32_t)> token_text;
 };
 
+// The sink behind a generation. Besides the text events it:
+// - attaches the log-probabilities of each token (when the job asked and token_text is set) to the first event
+//   pushed at or after the token, and those no text event took (marker text, stop strings) to the done event,
+//   so every generated token but the end-of-turn token is reported once, in order;
+// - counts reasoning tokens (DoneEvent::reasoning_tokens): a token is thinking when the output parser was inside
+//   a thought before or after its text went in, so a thought's opening and closing markers count too.
 std::shared_ptr<runtime::GenerateSink> make_channel_sink(std::shared_ptr<EventChannel> channel, SinkContext context);
 
 }  // namespace locus::server

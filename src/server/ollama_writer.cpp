@@ -27,12 +27,40 @@ Json arguments_json(std::string_view text) {
   return args;
 }
 
+// Ollama's Logprob: {token, logprob, bytes, top_logprobs} with top_logprobs omitted when empty (omitempty).
+Json token_logprob_json(const WireLogprob& t) {
+  Json j;
+  j["token"] = t.token;
+  j["logprob"] = wire_logprob(t.logprob);
+  j["bytes"] = wire_bytes(t.token);
+  return j;
+}
+
+Json logprob_entry_json(const TokenLogprobEntry& e) {
+  Json j = token_logprob_json(e.chosen);
+  if (!e.top.empty()) {
+    Json top = Json::array();
+    for (const auto& t : e.top) top.push_back(token_logprob_json(t));
+    j["top_logprobs"] = std::move(top);
+  }
+  return j;
+}
+
 // One writer for /api/chat and /api/generate: they differ only in where the text goes (message.content or
 // response) and in generate's context.
 class OllamaWriter final : public ResponseWriter {
  public:
   OllamaWriter(const ApiRequest& request, WriterConfig config)
-      : chat_(request.api == Api::kOllamaChat), stream_(request.stream), config_(std::move(config)) {}
+      : chat_(request.api == Api::kOllamaChat),
+        stream_(request.stream),
+        // top_logprobs alone turns them on too, as it does in the runtime (GenerateRequest).
+        want_logprobs_(request.logprobs || request.top_logprobs > 0),
+        config_(std::move(config)) {}
+
+  void logprobs(std::span<const TokenLogprobEntry> entries) override {
+    if (finished_ || !want_logprobs_) return;
+    for (const auto& e : entries) logprobs_.push_back(logprob_entry_json(e));
+  }
 
   std::string text(std::string_view t) override {
     if (finished_ || t.empty()) return {};
@@ -40,7 +68,7 @@ class OllamaWriter final : public ResponseWriter {
       content_ += t;
       return {};
     }
-    return line(chunk(t, {}, nullptr));
+    return line(with_logprobs(chunk(t, {}, nullptr)));
   }
 
   std::string thinking(std::string_view t) override {
@@ -49,7 +77,7 @@ class OllamaWriter final : public ResponseWriter {
       thinking_ += t;
       return {};
     }
-    return line(chunk({}, t, nullptr));
+    return line(with_logprobs(chunk({}, t, nullptr)));
   }
 
   std::string tool_call(std::string_view name, std::string_view arguments) override {
@@ -66,7 +94,7 @@ class OllamaWriter final : public ResponseWriter {
       return {};
     }
     Json calls = Json::array({std::move(call)});
-    return line(chunk({}, {}, &calls));
+    return line(with_logprobs(chunk({}, {}, &calls)));
   }
 
   std::string done(const DoneEvent& d) override {
@@ -85,6 +113,8 @@ class OllamaWriter final : public ResponseWriter {
     metric("prompt_eval_duration", d.prompt_eval_duration_ns);
     metric("eval_count", d.eval_count);
     metric("eval_duration", d.eval_duration_ns);
+    // Streaming: the tokens no earlier chunk carried (held-back text); not streaming: all of them.
+    with_logprobs(j);
     finished_ = true;
     return line(j);
   }
@@ -120,6 +150,16 @@ class OllamaWriter final : public ResponseWriter {
     return j;
   }
 
+  // Moves the pending logprobs onto `j` (omitempty: nothing when there are none).
+  Json& with_logprobs(Json& j) {
+    if (!logprobs_.empty()) {
+      j["logprobs"] = std::move(logprobs_);
+      logprobs_ = Json::array();
+    }
+    return j;
+  }
+  Json with_logprobs(Json&& j) { return std::move(with_logprobs(j)); }
+
   std::string line(const Json& j) {
     started_ = true;
     // A non-streamed answer is one JSON object; a stream is one object per line.
@@ -128,11 +168,13 @@ class OllamaWriter final : public ResponseWriter {
 
   bool chat_;
   bool stream_;
+  bool want_logprobs_;
   WriterConfig config_;
   uint32_t n_calls_ = 0;
   std::string content_;  // non-streaming: the whole answer so far
   std::string thinking_;
   Json calls_ = Json::array();
+  Json logprobs_ = Json::array();  // streaming: not yet sent; not streaming: the whole answer's
 };
 
 }  // namespace

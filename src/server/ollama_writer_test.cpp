@@ -1,4 +1,8 @@
 // Ollama NDJSON chunks, final objects and errors (api-compat.md §2.1, §2.5), as golden text.
+#include <limits>
+#include <span>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 #include "server/api_parse.h"
@@ -125,6 +129,83 @@ TEST(OllamaWriter, Errors) {
   EXPECT_EQ(writer(Api::kOllamaChat, false)->error("boom"), R"({"error":"boom"})");
   EXPECT_EQ(w->error_body(ApiError{400, "model: expected x", "model"}), R"({"error":"model: expected x"})");
   EXPECT_EQ(ollama_error_body("bad \xff byte"), "{\"error\":\"bad \xEF\xBF\xBD byte\"}");
+}
+
+std::unique_ptr<ResponseWriter> logprobs_writer(Api api, bool stream, bool logprobs, int32_t top) {
+  ApiRequest r;
+  r.api = api;
+  r.stream = stream;
+  r.logprobs = logprobs;
+  r.top_logprobs = top;
+  WriterConfig c;
+  c.model = "gemma4:12b";
+  c.now = [] { return kT0; };
+  return make_response_writer(r, std::move(c));
+}
+
+// "Hi" (-0.125, alternatives "Hi" and "Hey"), then "é" split over two byte tokens, the second with no
+// probability at all (-inf, written as -9999.0).
+std::vector<TokenLogprobEntry> sample_logprobs() {
+  return {{{"Hi", -0.125f}, {{"Hi", -0.125f}, {"Hey", -2.5f}}},
+          {{"\xC3", -0.5f}, {}},
+          {{"\xA9", -std::numeric_limits<float>::infinity()}, {}}};
+}
+
+TEST(OllamaChatWriter, StreamedLogprobsRideOnTheChunkOfTheirText) {
+  auto w = logprobs_writer(Api::kOllamaChat, true, true, 2);
+  const auto lp = sample_logprobs();
+  w->logprobs(std::span(lp).first(1));
+  EXPECT_EQ(w->text("Hi"),
+            head() + R"(,"message":{"role":"assistant","content":"Hi"},"done":false,"logprobs":[)"
+                     R"({"token":"Hi","logprob":-0.125,"bytes":[72,105],"top_logprobs":[)"
+                     R"({"token":"Hi","logprob":-0.125,"bytes":[72,105]},{"token":"Hey","logprob":-2.5,"bytes":[72,101,121]}]}]})"
+                     "\n");
+  w->logprobs(std::span(lp).subspan(1));
+  // A split character: the JSON token shows U+FFFD, bytes has the exact byte; no top list when there is none.
+  EXPECT_EQ(w->thinking("\xC3\xA9"),
+            head() + R"(,"message":{"role":"assistant","content":"","thinking":")" "\xC3\xA9" R"("},"done":false,"logprobs":[)"
+                     R"({"token":")" "\xEF\xBF\xBD" R"(","logprob":-0.5,"bytes":[195]},)"
+                     R"({"token":")" "\xEF\xBF\xBD" R"(","logprob":-9999.0,"bytes":[169]}]})" "\n");
+  // A chunk without tokens behind it has no logprobs key (omitempty); leftovers go on the done line.
+  EXPECT_EQ(w->text("x"), head() + R"(,"message":{"role":"assistant","content":"x"},"done":false})" "\n");
+  w->logprobs(std::span(lp).first(1));
+  DoneEvent d;
+  d.eval_count = 4;
+  EXPECT_EQ(w->done(d), head() + R"(,"message":{"role":"assistant","content":""},"done":true,"done_reason":"stop",)"
+                                 R"("eval_count":4,"logprobs":[{"token":"Hi","logprob":-0.125,"bytes":[72,105],)"
+                                 R"("top_logprobs":[{"token":"Hi","logprob":-0.125,"bytes":[72,105]},)"
+                                 R"({"token":"Hey","logprob":-2.5,"bytes":[72,101,121]}]}]})" "\n");
+}
+
+TEST(OllamaGenerateWriter, WholeAnswerCarriesEveryTokensLogprobs) {
+  auto w = logprobs_writer(Api::kOllamaGenerate, false, true, 0);
+  const std::vector<TokenLogprobEntry> lp = {{{"Once", -1.0f}, {}}, {{" upon", -0.25f}, {}}};
+  w->logprobs(std::span(lp).first(1));
+  EXPECT_EQ(w->text("Once"), "");
+  w->logprobs(std::span(lp).subspan(1));
+  EXPECT_EQ(w->text(" upon"), "");
+  EXPECT_EQ(w->done({}), head() + R"(,"response":"Once upon","done":true,"done_reason":"stop","logprobs":[)"
+                                  R"({"token":"Once","logprob":-1.0,"bytes":[79,110,99,101]},)"
+                                  R"({"token":" upon","logprob":-0.25,"bytes":[32,117,112,111,110]}]})");
+}
+
+TEST(OllamaChatWriter, LogprobsNotAskedForAreNotWritten) {
+  auto w = logprobs_writer(Api::kOllamaChat, false, false, 0);
+  const auto lp = sample_logprobs();
+  w->logprobs(lp);
+  w->text("Hi");
+  EXPECT_EQ(w->done({}), head() + R"(,"message":{"role":"assistant","content":"Hi"},"done":true,"done_reason":"stop"})");
+  // top_logprobs alone asks for them, as in the runtime.
+  auto top_only = logprobs_writer(Api::kOllamaChat, false, false, 1);
+  top_only->logprobs(std::span(lp).first(1));
+  EXPECT_NE(top_only->done({}).find(R"("logprobs":[{"token":"Hi")"), std::string::npos);
+}
+
+TEST(WireValues, LogprobNumbersAreShortAndFinite) {
+  EXPECT_EQ(wire_logprob(-0.12f), -0.12);
+  EXPECT_EQ(wire_logprob(0.0f), 0.0);
+  EXPECT_EQ(wire_logprob(-std::numeric_limits<float>::infinity()), -9999.0);
+  EXPECT_EQ(wire_bytes("a\xff").dump(), "[97,255]");
 }
 
 TEST(OllamaWriter, ParsedRequestPicksTheShape) {

@@ -294,6 +294,12 @@ ParseResult parse_openai_chat(const OrderedJson& body) {
     parse_openai_sampling(body, r);
     r.logprobs = read_bool(body, "logprobs", "").value_or(false);
     r.top_logprobs = read_top_logprobs(body, "top_logprobs", "");
+    // OpenAI refuses alternatives without the chosen tokens' logprobs rather than ignoring them.
+    if (r.top_logprobs > 0 && !r.logprobs) {
+      const OrderedJson* lp = find_field(body, "logprobs");
+      throw FieldError("top_logprobs", "top_logprobs: needs logprobs: true, found logprobs " +
+                                           (lp == nullptr ? std::string("not set") : describe_json(lp)));
+    }
   });
 }
 

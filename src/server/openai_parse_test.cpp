@@ -74,6 +74,21 @@ TEST(OpenAiChat, SamplingFields) {
   EXPECT_EQ(chat_ok(with(R"("stop":["a","b"])")).options.stop, (std::vector<std::string>{"a", "b"}));
 }
 
+TEST(OpenAiChat, LogprobsRanges) {
+  EXPECT_EQ(chat_ok(with(R"("logprobs":true,"top_logprobs":20)")).top_logprobs, 20);
+  EXPECT_EQ(chat_ok(with(R"("logprobs":false,"top_logprobs":0)")).top_logprobs, 0);
+  EXPECT_EQ(chat_error(with(R"("logprobs":true,"top_logprobs":21)")),
+            "top_logprobs: expected an integer in [0, 20], found number 21");
+  EXPECT_EQ(chat_error(with(R"("logprobs":true,"top_logprobs":-1)")),
+            "top_logprobs: expected an integer in [0, 20], found number -1");
+  const ApiError e = chat_fail(with(R"("top_logprobs":2)"));
+  EXPECT_EQ(e.http_status, 400);
+  EXPECT_EQ(e.param, "top_logprobs");
+  EXPECT_EQ(e.message, "top_logprobs: needs logprobs: true, found logprobs not set");
+  EXPECT_EQ(chat_error(with(R"("logprobs":false,"top_logprobs":2)")),
+            "top_logprobs: needs logprobs: true, found logprobs false");
+}
+
 TEST(OpenAiChat, MaxCompletionTokensWinsOverMaxTokens) {
   EXPECT_EQ(chat_ok(with(R"("max_completion_tokens":100)")).options.num_predict, 100);
   EXPECT_EQ(chat_ok(with(R"("max_tokens":50,"max_completion_tokens":100)")).options.num_predict, 100);

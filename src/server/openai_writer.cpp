@@ -32,6 +32,22 @@ Json usage_json(const DoneEvent& d) {
   return u;
 }
 
+// Chat completions' {token, logprob, bytes, top_logprobs}; top_logprobs is always there (empty for top_logprobs 0).
+Json token_logprob_json(const WireLogprob& t) {
+  Json j;
+  j["token"] = t.token;
+  j["logprob"] = wire_logprob(t.logprob);
+  j["bytes"] = wire_bytes(t.token);
+  return j;
+}
+
+// Characters (UTF-8 code points) in `text`, counting a split character where its first byte is.
+int64_t count_chars(std::string_view text) {
+  int64_t n = 0;
+  for (const char c : text) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  return n;
+}
+
 // Chat completions and legacy text completions share ids, usage and the SSE framing; they differ in the
 // object names and in where text goes (choices[].delta / message vs choices[].text).
 //
@@ -45,7 +61,33 @@ class OpenAiWriter final : public ResponseWriter {
       : chat_(request.api == Api::kOpenAiChat),
         stream_(request.stream),
         include_usage_(request.include_usage),
+        want_logprobs_(request.logprobs),
         config_(std::move(config)) {}
+
+  // Chat: choices[].logprobs.content entries. Legacy completions: the parallel arrays tokens, token_logprobs,
+  // top_logprobs ({token: logprob} objects) and text_offset (characters of the generated tokens before each).
+  void logprobs(std::span<const TokenLogprobEntry> entries) override {
+    if (finished_ || !want_logprobs_) return;
+    for (const auto& e : entries) {
+      if (chat_) {
+        Json j = token_logprob_json(e.chosen);
+        Json top = Json::array();
+        for (const auto& t : e.top) top.push_back(token_logprob_json(t));
+        j["top_logprobs"] = std::move(top);
+        lp_["content"].push_back(std::move(j));
+        continue;
+      }
+      lp_["tokens"].push_back(e.chosen.token);
+      lp_["token_logprobs"].push_back(wire_logprob(e.chosen.logprob));
+      Json top = Json::object();
+      for (const auto& t : e.top) {
+        if (!top.contains(t.token)) top[t.token] = wire_logprob(t.logprob);  // the likelier of equal texts
+      }
+      lp_["top_logprobs"].push_back(std::move(top));
+      lp_["text_offset"].push_back(text_offset_);
+      text_offset_ += count_chars(e.chosen.token);
+    }
+  }
 
   std::string text(std::string_view t) override {
     if (finished_ || t.empty()) return {};
@@ -53,10 +95,10 @@ class OpenAiWriter final : public ResponseWriter {
       content_ += t;
       return {};
     }
-    if (!chat_) return send(choice_chunk(Json(std::string(t)), nullptr));
+    if (!chat_) return send(choice_chunk(Json(std::string(t)), nullptr, take_logprobs()));
     Json delta;
     delta["content"] = std::string(t);
-    return send(choice_chunk(delta, nullptr));
+    return send(choice_chunk(delta, nullptr, take_logprobs()));
   }
 
   // Thinking is the `reasoning` extension field (Ollama's and vLLM's name); legacy completions have no place
@@ -69,7 +111,7 @@ class OpenAiWriter final : public ResponseWriter {
     }
     Json delta;
     delta["reasoning"] = std::string(t);
-    return send(choice_chunk(delta, nullptr));
+    return send(choice_chunk(delta, nullptr, take_logprobs()));
   }
 
   std::string tool_call(std::string_view name, std::string_view arguments) override {
@@ -86,7 +128,7 @@ class OpenAiWriter final : public ResponseWriter {
     }
     Json delta;
     delta["tool_calls"] = Json::array({std::move(call)});
-    return send(choice_chunk(delta, nullptr));
+    return send(choice_chunk(delta, nullptr, take_logprobs()));
   }
 
   std::string done(const DoneEvent& d) override {
@@ -98,7 +140,8 @@ class OpenAiWriter final : public ResponseWriter {
       return dump(whole_response(reason, d));
     }
     // The finish chunk has an empty delta of its own (Ollama and llama.cpp send it so).
-    std::string out = send(choice_chunk(chat_ ? Json::object() : Json(""), reason));
+    // It carries the logprobs of tokens whose text never came out (held-back marker or stop-string text).
+    std::string out = send(choice_chunk(chat_ ? Json::object() : Json(""), reason, take_logprobs()));
     if (include_usage_) {
       Json j = header();
       j["choices"] = Json::array();
@@ -138,12 +181,20 @@ class OpenAiWriter final : public ResponseWriter {
     return j;
   }
 
+  // The logprobs gathered since the last chunk, or null when there are none.
+  Json take_logprobs() {
+    if (lp_.empty()) return Json();
+    Json out = std::move(lp_);
+    lp_ = Json::object();
+    return out;
+  }
+
   // chat: payload is the delta; completions: the text.
-  Json choice_chunk(const Json& payload, const char* finish_reason) const {
+  Json choice_chunk(const Json& payload, const char* finish_reason, Json logprobs = Json()) const {
     Json c;
     c["index"] = 0;
     c[chat_ ? "delta" : "text"] = payload;
-    c["logprobs"] = nullptr;
+    c["logprobs"] = std::move(logprobs);
     c["finish_reason"] = finish_reason == nullptr ? Json() : Json(finish_reason);
     Json j = header();
     j["choices"] = Json::array({std::move(c)});
@@ -163,6 +214,21 @@ class OpenAiWriter final : public ResponseWriter {
     return out + sse(chunk);
   }
 
+  // Non-streaming: null unless asked; chat adds OpenAI's refusal: null.
+  Json whole_logprobs() const {
+    if (!want_logprobs_) return Json();
+    Json lp = lp_;
+    if (chat_) {
+      if (!lp.contains("content")) lp["content"] = Json::array();
+      lp["refusal"] = nullptr;
+    } else {
+      for (const char* key : {"tokens", "token_logprobs", "top_logprobs", "text_offset"}) {
+        if (!lp.contains(key)) lp[key] = Json::array();
+      }
+    }
+    return lp;
+  }
+
   Json whole_response(const char* reason, const DoneEvent& d) const {
     Json c;
     c["index"] = 0;
@@ -177,7 +243,7 @@ class OpenAiWriter final : public ResponseWriter {
     } else {
       c["text"] = content_;
     }
-    c["logprobs"] = nullptr;
+    c["logprobs"] = whole_logprobs();
     c["finish_reason"] = reason;
     Json j = header();
     j["choices"] = Json::array({std::move(c)});
@@ -188,11 +254,15 @@ class OpenAiWriter final : public ResponseWriter {
   bool chat_;
   bool stream_;
   bool include_usage_;
+  bool want_logprobs_;
   WriterConfig config_;
   uint32_t n_calls_ = 0;
   std::string content_;  // non-streaming: the whole answer so far
   std::string reasoning_;
   Json calls_ = Json::array();
+  // Logprobs not yet sent (streaming) or all of them (not streaming), in the shape choices[].logprobs takes.
+  Json lp_ = Json::object();
+  int64_t text_offset_ = 0;  // legacy completions: characters of the tokens so far
 };
 
 }  // namespace

@@ -1,6 +1,8 @@
 // OpenAI chat.completion(.chunk) and text_completion output (api-compat.md §2.8, §2.9), as golden text, and the
 // openai-node 7.x ChatCompletionStream rules checked on whole streams.
 #include <map>
+#include <span>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -198,6 +200,89 @@ void expect_valid_for_openai_node(const std::string& stream) {
     }
   }
   EXPECT_TRUE(finished);
+}
+
+std::unique_ptr<ResponseWriter> logprobs_writer(Api api, bool stream) {
+  ApiRequest r;
+  r.api = api;
+  r.stream = stream;
+  r.logprobs = true;
+  r.top_logprobs = 2;
+  WriterConfig c;
+  c.model = "gemma4:12b";
+  c.id = api == Api::kOpenAiChat ? "chatcmpl-123" : "cmpl-123";
+  c.created = 1764000000;
+  return make_response_writer(r, std::move(c));
+}
+
+const std::vector<TokenLogprobEntry> kLogprobs = {
+    {{"Hi", -0.125f}, {{"Hi", -0.125f}, {"Hey", -2.5f}}},
+    {{" there", -0.5f}, {{" there", -0.5f}, {"!", -1.0f}}},
+};
+const std::string kHiJson =
+    R"({"token":"Hi","logprob":-0.125,"bytes":[72,105],"top_logprobs":[{"token":"Hi","logprob":-0.125,"bytes":[72,105]},)"
+    R"({"token":"Hey","logprob":-2.5,"bytes":[72,101,121]}]})";
+const std::string kThereJson =
+    R"({"token":" there","logprob":-0.5,"bytes":[32,116,104,101,114,101],"top_logprobs":[)"
+    R"({"token":" there","logprob":-0.5,"bytes":[32,116,104,101,114,101]},{"token":"!","logprob":-1.0,"bytes":[33]}]})";
+
+TEST(OpenAiChatLogprobs, StreamedChunksCarryTheirTokens) {
+  auto w = logprobs_writer(Api::kOpenAiChat, true);
+  w->logprobs(std::span(kLogprobs).first(1));
+  const std::string chunk_head = "data: " + kChunk;
+  EXPECT_EQ(w->thinking("Hi"), kRole + chunk_head + R"({"reasoning":"Hi"},"logprobs":{"content":[)" + kHiJson +
+                                   R"(]},"finish_reason":null}]})" "\n\n");
+  w->logprobs(std::span(kLogprobs).subspan(1));
+  EXPECT_EQ(w->text(" there"), chunk_head + R"({"content":" there"},"logprobs":{"content":[)" + kThereJson +
+                                   R"(]},"finish_reason":null}]})" "\n\n");
+  EXPECT_EQ(w->text("!"), event(R"({"content":"!"})"));  // no tokens behind it: null
+  EXPECT_EQ(w->done({}), event("{}", R"("stop")") + "data: [DONE]\n\n");
+}
+
+TEST(OpenAiChatLogprobs, WholeAnswerHasContentAndRefusal) {
+  auto w = logprobs_writer(Api::kOpenAiChat, false);
+  w->logprobs(kLogprobs);
+  w->text("Hi there");
+  const auto j = nlohmann::ordered_json::parse(w->done(usage(3, 2)));
+  EXPECT_EQ(j["choices"][0]["logprobs"].dump(), R"({"content":[)" + kHiJson + "," + kThereJson + R"(],"refusal":null})");
+  // Asked for, but no token: an empty list, not null.
+  auto empty = logprobs_writer(Api::kOpenAiChat, false);
+  EXPECT_EQ(nlohmann::ordered_json::parse(empty->done({}))["choices"][0]["logprobs"].dump(),
+            R"({"content":[],"refusal":null})");
+  // Not asked for: null even when the runtime reported some.
+  auto off = writer(Api::kOpenAiChat, false);
+  off->logprobs(kLogprobs);
+  EXPECT_TRUE(nlohmann::ordered_json::parse(off->done({}))["choices"][0]["logprobs"].is_null());
+}
+
+TEST(OpenAiCompletionsLogprobs, LegacyParallelArrays) {
+  const std::string expected =
+      R"({"tokens":["Hi"," there"],"token_logprobs":[-0.125,-0.5],)"
+      R"("top_logprobs":[{"Hi":-0.125,"Hey":-2.5},{" there":-0.5,"!":-1.0}],"text_offset":[0,2]})";
+  auto whole = logprobs_writer(Api::kOpenAiCompletions, false);
+  whole->logprobs(kLogprobs);
+  whole->text("Hi there");
+  EXPECT_EQ(nlohmann::ordered_json::parse(whole->done({}))["choices"][0]["logprobs"].dump(), expected);
+
+  auto w = logprobs_writer(Api::kOpenAiCompletions, true);
+  w->logprobs(std::span(kLogprobs).first(1));
+  const auto first = nlohmann::ordered_json::parse(w->text("Hi").substr(6));
+  EXPECT_EQ(first["choices"][0]["logprobs"].dump(),
+            R"({"tokens":["Hi"],"token_logprobs":[-0.125],"top_logprobs":[{"Hi":-0.125,"Hey":-2.5}],"text_offset":[0]})");
+  w->logprobs(std::span(kLogprobs).subspan(1));
+  const auto second = nlohmann::ordered_json::parse(w->text(" there").substr(6));
+  EXPECT_EQ(second["choices"][0]["logprobs"]["text_offset"].dump(), "[2]");  // offsets run on across chunks
+}
+
+TEST(OpenAiChatStream, LogprobChunksSatisfyOpenAiNodeStreamRules) {
+  auto w = logprobs_writer(Api::kOpenAiChat, true);
+  std::string s;
+  w->logprobs(std::span(kLogprobs).first(1));
+  s += w->text("Hi");
+  w->logprobs(std::span(kLogprobs).subspan(1));
+  s += w->tool_call("f", "{}");
+  s += w->done({});
+  expect_valid_for_openai_node(s);
 }
 
 TEST(OpenAiChatStream, SatisfiesOpenAiNodeStreamRules) {

@@ -1,8 +1,11 @@
 #include "server/response_writer.h"
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
+#include <limits>
 
 #include <nlohmann/json.hpp>
 
@@ -57,6 +60,20 @@ DoneEvent done_event_from(const runtime::GenerateResult& r) {
   d.eval_duration_ns = seconds_to_ns(r.eval_seconds);
   d.total_duration_ns = d.prompt_eval_duration_ns + d.eval_duration_ns;
   return d;
+}
+
+double wire_logprob(float logprob) {
+  if (!(logprob > -std::numeric_limits<float>::infinity())) return -9999.0;  // -inf (and NaN, never produced)
+  char buf[32];
+  const auto r = std::to_chars(buf, buf + sizeof buf, logprob);
+  *r.ptr = '\0';
+  return std::strtod(buf, nullptr);
+}
+
+nlohmann::ordered_json wire_bytes(std::string_view text) {
+  nlohmann::ordered_json a = nlohmann::ordered_json::array();
+  for (const char c : text) a.push_back(static_cast<int>(static_cast<unsigned char>(c)));
+  return a;
 }
 
 std::unique_ptr<ResponseWriter> make_response_writer(const ApiRequest& request, WriterConfig config) {

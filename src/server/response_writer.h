@@ -8,9 +8,12 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "runtime/generator.h"
 #include "server/api_request.h"
@@ -43,6 +46,20 @@ struct DoneEvent {
 // request as kStop (nobody is reading). DoneReason::error is the caller's to report through error().
 DoneEvent done_event_from(const runtime::GenerateResult& result);
 
+// One generated token's log-probabilities as the writers put them on the wire: the runtime's values
+// (runtime::Sampler::logprobs: log-softmax of the model's logits) with each token's text. `token` holds the
+// token's raw bytes, which for a byte-fallback token may be part of a UTF-8 character (the JSON string then
+// shows U+FFFD; the `bytes` array the writers add has the exact bytes). A logprob of -infinity (a token the model
+// gives no probability) is written as -9999.0, OpenAI's stand-in, since JSON has no infinity.
+struct WireLogprob {
+  std::string token;
+  float logprob = 0.0f;
+};
+struct TokenLogprobEntry {
+  WireLogprob chosen;
+  std::vector<WireLogprob> top;  // the most likely first; empty unless the request asked for top_logprobs > 0
+};
+
 struct WriterConfig {
   std::string model;    // as the client named it
   std::string id;       // OpenAI: "chatcmpl-..." / "cmpl-..." (make_response_id), the same on every chunk
@@ -64,6 +81,11 @@ class ResponseWriter {
   // A complete tool call; arguments is a JSON object's text (the output parser's), key order kept.
   virtual std::string tool_call(std::string_view name, std::string_view arguments_json) = 0;
   virtual std::string done(const DoneEvent& done) = 0;
+  // The log-probabilities of the tokens behind the next text, thinking, tool call or done call: a streaming
+  // writer puts them on the chunk that call writes, a non-streaming one adds them to the whole answer's list.
+  // Ignored when the request did not ask for logprobs. Every generated token but the end-of-turn token is
+  // reported once, thinking and tool-call tokens included (docs/serve.md).
+  virtual void logprobs(std::span<const TokenLogprobEntry> entries) = 0;
   // A failure after the request was accepted. If started() is still false the server should rather answer
   // with an HTTP status and error_body(); otherwise this is the stream's last line/event (the client then
   // throws instead of waiting for a done that never comes).
@@ -83,6 +105,12 @@ class ResponseWriter {
 };
 
 std::unique_ptr<ResponseWriter> make_response_writer(const ApiRequest& request, WriterConfig config);
+
+// A logprob as a JSON number: the float's shortest decimal form (-0.12, not -0.11999999731779099), and -9999.0
+// for -infinity.
+double wire_logprob(float logprob);
+// The bytes of `text` as JSON numbers 0..255 (OpenAI's and Ollama's `bytes`).
+nlohmann::ordered_json wire_bytes(std::string_view text);
 
 // `{"error":"message"}`: Ollama's error body (and, with a newline, its mid-stream error line).
 std::string ollama_error_body(std::string_view message);

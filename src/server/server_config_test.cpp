@@ -135,8 +135,8 @@ TEST(Environment, KeepAliveText) {
 TEST(EventChannel, DeliversInOrderAcrossThreads) {
   EventChannel ch;
   std::thread producer([&] {
-    for (int i = 0; i < 100; ++i) ch.push(GenerationEvent{GenerationEvent::Kind::kText, std::to_string(i), "", "", {}});
-    ch.push(GenerationEvent{GenerationEvent::Kind::kDone, "", "", "", {}});
+    for (int i = 0; i < 100; ++i) ch.push(GenerationEvent{GenerationEvent::Kind::kText, std::to_string(i), "", "", {}, {}});
+    ch.push(GenerationEvent{GenerationEvent::Kind::kDone, "", "", "", {}, {}});
   });
   std::vector<GenerationEvent> got;
   while (got.empty() || got.back().kind != GenerationEvent::Kind::kDone) {

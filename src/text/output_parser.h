@@ -74,6 +74,9 @@ class OutputParser {
   void finish();
   // True once the turn has ended (an end marker, a runaway call, or finish()): later text is ignored.
   bool done() const { return state_ == State::kDone; }
+  // True between a `<|channel>` and its `<channel|>` (or whatever else ends the thought): the text pushed now
+  // belongs to a thinking block. Callers count thinking tokens with it (OpenAI reasoning_tokens).
+  bool in_thinking() const { return state_ == State::kChannelHeader || state_ == State::kThinking; }
 
  private:
   enum class State : uint8_t { kContent, kRoleLine, kChannelHeader, kThinking, kToolCall, kDone };

@@ -159,6 +159,24 @@ await check('1 chat stream:true ends on done:true', async () => {
   assert(parts.at(-1).done === true && parts.slice(0, -1).every((p) => p.done === false), 'done only on the last part');
   return `${parts.length} parts`;
 });
+await check('1 chat logprobs: one entry per generated token (not the end of turn), top_logprobs sorted', async () => {
+  const r = await ollama.chat({ model, messages: hello, stream: false, options: opts(8), logprobs: true, top_logprobs: 2 });
+  assert(Array.isArray(r.logprobs), JSON.stringify(r));
+  assert(r.logprobs.length === r.eval_count - (r.done_reason === 'stop' ? 1 : 0), `${r.logprobs.length} entries, eval_count ${r.eval_count}`);
+  for (const e of r.logprobs) {
+    assert(typeof e.token === 'string' && e.logprob <= 0 && Array.isArray(e.bytes), JSON.stringify(e));
+    assert(e.top_logprobs.length === 2 && e.top_logprobs[0].logprob >= e.top_logprobs[1].logprob, JSON.stringify(e));
+  }
+  const parts = [];
+  // Untruncated sampling, so that the random model writes text (its favourite is a marker the parser drops).
+  const wide = { ...opts(8), top_k: 0, top_p: 1, temperature: 1 };
+  for await (const p of await ollama.chat({ model, messages: hello, stream: true, options: wide, logprobs: true })) parts.push(p);
+  const n = parts.reduce((a, p) => a + (p.logprobs?.length ?? 0), 0);
+  assert(n === parts.at(-1).eval_count - (parts.at(-1).done_reason === 'stop' ? 1 : 0), `${n} streamed entries`);
+  const texts = parts.filter((p) => !p.done && p.message.content);
+  assert(texts.length > 0 && texts.every((p) => p.logprobs?.length > 0), 'every chunk with text carries logprobs');
+  return `${r.logprobs.length} entries`;
+});
 await check('1 chat stream aborted mid-way: the client throws AbortError, the server keeps serving', async () => {
   const it = await ollama.chat({ model, messages: hello, stream: true, options: { num_predict: 100000, seed: 2 } });
   let n = 0;
@@ -371,6 +389,22 @@ await check('6 non-stream chat.completion', async () => {
   const r = await openai.chat.completions.create({ model, messages: hello, max_tokens: 8, seed: 1 });
   assert(r.object === 'chat.completion' && r.choices[0].message.role === 'assistant', JSON.stringify(r));
   assert(r.usage.completion_tokens > 0, JSON.stringify(r.usage));
+});
+
+// completion_tokens counts the end-of-turn token, which has no logprobs entry (it is no text): one fewer
+// unless the answer was cut (finish_reason length).
+await check('6 logprobs: choices[0].logprobs.content has one entry per completion token, top_logprobs 2', async () => {
+  const r = await openai.chat.completions.create({ model, messages: hello, max_tokens: 8, seed: 1, logprobs: true, top_logprobs: 2 });
+  const content = r.choices[0].logprobs?.content;
+  assert(Array.isArray(content), JSON.stringify(r.choices[0]));
+  const expected = r.usage.completion_tokens - (r.choices[0].finish_reason === 'length' ? 0 : 1);
+  assert(content.length === expected, `${content.length} entries, completion_tokens ${r.usage.completion_tokens}`);
+  for (const e of content) {
+    assert(typeof e.token === 'string' && e.logprob <= 0 && Array.isArray(e.bytes), JSON.stringify(e));
+    assert(e.top_logprobs.length === 2 && e.top_logprobs[0].logprob >= e.top_logprobs[1].logprob, JSON.stringify(e));
+  }
+  assert(r.usage.completion_tokens_details.reasoning_tokens === 0, JSON.stringify(r.usage));
+  return `${content.length} entries`;
 });
 
 // ---- 7. OpenAI tools through the stream helpers ----

@@ -95,6 +95,79 @@ else
   echo "ok   format json (cut by num_predict before the object closed: $(cat "$dir/reason"); not parsed)"
 fi
 
+# Logprobs on both APIs, streamed and not: one entry per generated token (the end-of-turn token has none), the
+# chosen token's value within the top list's range, top lists of the size asked and sorted, bytes = the token's
+# UTF-8; 400s for bad values.
+if python3 - "$(base)" "$model" <<'PY'
+import json, sys, urllib.error, urllib.request
+base, model = sys.argv[1], sys.argv[2]
+def post(path, body, stream=False):
+    req = urllib.request.Request(base + path, json.dumps(body).encode(), {'Content-Type': 'application/json'})
+    with urllib.request.urlopen(req) as r:
+        text = r.read().decode()
+    if not stream: return json.loads(text)
+    if path.startswith('/v1'):
+        return [json.loads(l[6:]) for l in text.split('\n') if l.startswith('data: {')]
+    return [json.loads(l) for l in text.split('\n') if l.strip()]
+def status(path, body):
+    try:
+        post(path, body); return 200, None
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+def check_entry(e, n_top, top_key='top_logprobs'):
+    assert isinstance(e['token'], str) and e['logprob'] <= 0, e
+    if '\ufffd' not in e['token']: assert bytes(e['bytes']).decode() == e['token'], e
+    top = e.get(top_key, [])
+    assert len(top) == n_top, e
+    lps = [t['logprob'] for t in top]
+    assert lps == sorted(lps, reverse=True), e
+    if top:
+        assert e['logprob'] <= top[0]['logprob'] + 1e-6, e
+        for t in top:
+            if t['token'] == e['token'] and t['bytes'] == e['bytes']: assert abs(t['logprob'] - e['logprob']) < 1e-6, e
+msgs = [{'role': 'user', 'content': 'Hello'}]
+# Untruncated sampling: the random model's favourite is a marker the parser drops, so this makes text chunks.
+o = {'num_predict': 8, 'seed': 1, 'top_k': 0, 'top_p': 1, 'temperature': 1}
+j = post('/api/chat', {'model': model, 'messages': msgs, 'options': o, 'stream': False, 'logprobs': True, 'top_logprobs': 2})
+assert len(j['logprobs']) == j['eval_count'] - (j['done_reason'] == 'stop'), j
+for e in j['logprobs']: check_entry(e, 2)
+lines = post('/api/generate', {'model': model, 'prompt': 'Hello', 'options': o, 'stream': True, 'logprobs': True},
+             stream=True)
+assert lines[-1]['done'] and all('error' not in l for l in lines), lines
+entries = [e for l in lines for e in l.get('logprobs', [])]
+assert len(entries) == lines[-1]['eval_count'] - (lines[-1]['done_reason'] == 'stop'), lines
+for e in entries: check_entry(e, 0)
+text_lines = [l for l in lines[:-1] if l['response']]
+assert text_lines and all(l.get('logprobs') for l in text_lines), lines  # a chunk with text carries its tokens
+oai = {'model': model, 'messages': msgs, 'max_tokens': 8, 'seed': 1, 'logprobs': True, 'top_logprobs': 3}
+j = post('/v1/chat/completions', oai)
+c = j['choices'][0]
+assert c['logprobs']['refusal'] is None and len(c['logprobs']['content']) == \
+    j['usage']['completion_tokens'] - (c['finish_reason'] != 'length'), j
+for e in c['logprobs']['content']: check_entry(e, 3)
+assert j['usage']['completion_tokens_details']['reasoning_tokens'] == 0, j
+chunks = post('/v1/chat/completions', dict(oai, stream=True, stream_options={'include_usage': True}), stream=True)
+entries = [e for ch in chunks if ch['choices'] and ch['choices'][0]['logprobs'] for e in ch['choices'][0]['logprobs']['content']]
+finish = [ch['choices'][0]['finish_reason'] for ch in chunks if ch['choices'] and ch['choices'][0]['finish_reason']][0]
+assert len(entries) == chunks[-1]['usage']['completion_tokens'] - (finish != 'length'), chunks
+for e in entries: check_entry(e, 3)
+j = post('/v1/completions', {'model': model, 'prompt': 'Hello', 'max_tokens': 8, 'seed': 1, 'logprobs': 2})
+lp = j['choices'][0]['logprobs']
+n = len(lp['tokens'])
+assert n == j['usage']['completion_tokens'] - (j['choices'][0]['finish_reason'] != 'length'), j
+assert len(lp['token_logprobs']) == n and len(lp['top_logprobs']) == n and len(lp['text_offset']) == n, j
+assert lp['text_offset'] == sorted(lp['text_offset']) and all(1 <= len(t) <= 2 for t in lp['top_logprobs']), j
+j = post('/v1/chat/completions', dict(oai, logprobs=False, top_logprobs=0))
+assert j['choices'][0]['logprobs'] is None, j
+code, err = status('/api/chat', {'model': model, 'messages': msgs, 'logprobs': True, 'top_logprobs': 21})
+assert code == 400 and 'top_logprobs' in err['error'], (code, err)
+code, err = status('/v1/chat/completions', dict(oai, top_logprobs=-1))
+assert code == 400 and err['error']['param'] == 'top_logprobs', (code, err)
+code, err = status('/v1/chat/completions', dict(oai, logprobs=False, top_logprobs=2))
+assert code == 400 and err['error']['param'] == 'top_logprobs' and err['error']['type'] == 'invalid_request_error', (code, err)
+PY
+then ok "logprobs on /api/chat, /api/generate, /v1/chat/completions, /v1/completions"; else bad "logprobs"; fi
+
 code=$(curl -s -o "$dir/body" -w '%{http_code}' "$(base)/api/chat" -d '{"model":"no-such-model","messages":[{"role":"user","content":"x"}]}')
 [ "$code" = 404 ] && grep -q 'not found' "$dir/body" && ok "unknown model: 404" || bad "unknown model: $code $(cat "$dir/body")"
 
