@@ -9,6 +9,7 @@
 #include "cli/inspect.h"
 #include "cli/models.h"
 #include "cli/pull.h"
+#include "cli/push.h"
 #include "cli/run.h"
 #include "cli/serve.h"
 #include "cli/tokenize.h"
@@ -49,6 +50,8 @@ int main(int argc, char** argv) {
   auto* serve = cli::add_serve_command(app, so);
   cli::PullCommandOptions po;
   auto* pull = cli::add_pull_command(app, po);
+  cli::PushCommandOptions pso;
+  auto* push = cli::add_push_command(app, pso);
   cli::ModelCommandOptions mo;
   cli::add_model_commands(app, mo);
 
@@ -65,6 +68,7 @@ int main(int argc, char** argv) {
     if (bench->parsed()) return cli::bench(bo);
     if (serve->parsed()) return cli::serve(so, LOCUS_VERSION);
     if (pull->parsed()) return cli::pull(po);
+    if (push->parsed()) return cli::push(pso);
     if (const auto code = cli::run_model_command(mo)) return *code;
   } catch (const gguf::GgufError& e) {
     std::fprintf(stderr, "locus: %s\n", e.what());

@@ -8,6 +8,9 @@
 #include <stdexcept>
 #include <variant>
 
+#include <unistd.h>
+
+#include "cli/progress.h"
 #include "gguf/file.h"
 #include "runtime/model_create.h"
 #include "runtime/model_store.h"
@@ -64,15 +67,23 @@ size_t append_body(char* data, size_t size, size_t n, void* user) {
 
 struct Upload {
   std::FILE* file = nullptr;
+  std::function<void(uint64_t sent, uint64_t total)> progress;
 };
 size_t read_upload(char* buffer, size_t size, size_t n, void* user) {
   return std::fread(buffer, 1, size * n, static_cast<Upload*>(user)->file);
 }
+int upload_progress(void* user, curl_off_t, curl_off_t, curl_off_t total, curl_off_t sent) {
+  const auto* up = static_cast<Upload*>(user);
+  if (total > 0) up->progress(static_cast<uint64_t>(sent), static_cast<uint64_t>(total));
+  return 0;
+}
 
 // One request. `on_data` sees the body as it arrives (NDJSON progress); a failure to connect throws.
-// timeout_ms 0 means none (a create can run for minutes).
+// timeout_ms 0 means none (a create can run for minutes). `upload` is sent as the body, with `on_sent`
+// called as it goes.
 HttpReply http(const std::string& method, const std::string& url, const std::string* body, long timeout_ms,
-               const std::function<void(std::string_view)>& on_data = {}, const fs::path* upload = nullptr) {
+               const std::function<void(std::string_view)>& on_data = {}, const fs::path* upload = nullptr,
+               const std::function<void(uint64_t sent, uint64_t total)>& on_sent = {}) {
   Curl curl;
   CURL* h = curl.get();
   HttpReply reply;
@@ -104,6 +115,12 @@ HttpReply http(const std::string& method, const std::string& url, const std::str
     curl_easy_setopt(h, CURLOPT_READDATA, &up);
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(fs::file_size(*upload)));
     headers = curl_slist_append(headers, "Content-Type: application/octet-stream");
+    if (on_sent) {
+      up.progress = on_sent;
+      curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, upload_progress);
+      curl_easy_setopt(h, CURLOPT_XFERINFODATA, &up);
+      curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    }
   } else if (body != nullptr) {
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, body->c_str());
@@ -161,7 +178,11 @@ class HttpClient : public ModelClient {
     if (from.is_relative()) from = base_dir / from;
     std::error_code ec;
     if (fs::is_regular_file(from, ec)) {
-      body["files"] = {{from.filename().string(), upload_blob(from, progress)}};
+      // Ollama's way: the file goes up as a blob (the server may be on another file system), then create names
+      // it. The name only has to say GGUF.
+      std::string file = from.filename().string();
+      if (!file.ends_with(".gguf")) file += ".gguf";
+      body["files"] = {{file, upload_blob(from, progress)}};
     } else if (runtime::ModelStore::looks_like_path(mf.from) || fs::exists(from, ec)) {
       throw runtime::ModelfileError(mf.from_line, "FROM " + from.string() + ": not a GGUF file");
     } else {
@@ -212,14 +233,31 @@ class HttpClient : public ModelClient {
     return j;
   }
 
-  // Ollama's protocol: HEAD /api/blobs/DIGEST says whether the server has it, POST uploads it.
+  // Ollama's protocol: HEAD /api/blobs/DIGEST says whether the server has it, POST uploads it. Hashing and
+  // uploading show bars on a terminal (a line at the start and the end otherwise).
   std::string upload_blob(const fs::path& file, const std::function<void(const std::string&)>& progress) {
     if (progress) progress("gathering model components");
-    const std::string digest = "sha256:" + runtime::sha256_file_hex(file, {});
+    BlobProgressDisplay display(::isatty(STDERR_FILENO) == 1);
+    const std::string name = file.filename().string();
+    const std::string digest =
+        "sha256:" + runtime::sha256_file_hex(file, [&](uint64_t done, uint64_t total) {
+          display.show("hashing " + name, "file:" + file.string(), total, done);
+        });
+    display.end_bar();
     const std::string url = base_ + "/api/blobs/" + digest;
-    if (http("HEAD", url, nullptr, 10000).status == 200) return digest;
-    if (progress) progress("copying file " + digest);
-    const HttpReply r = http("POST", url, nullptr, 0, {}, &file);
+    const HttpReply head = http("HEAD", url, nullptr, 10000);
+    if (head.status == 200) {
+      if (progress) progress("using existing layer " + digest);
+      return digest;
+    }
+    if (head.status == 401) {  // a HEAD answer has no body to say so
+      throw std::runtime_error("the server at " + base_ + " wants an API key: missing or wrong LOCUS_API_KEY");
+    }
+    const std::string status = "copying file " + digest.substr(7, 12);
+    const HttpReply r = http("POST", url, nullptr, 0, {}, &file, [&](uint64_t sent, uint64_t total) {
+      display.show(status, digest, total, sent);
+    });
+    display.end_bar();
     if (r.status == 404 || r.status == 405) {
       throw std::runtime_error("the server at " + base_ +
                                " does not accept model files (POST /api/blobs); create the model without it: stop "

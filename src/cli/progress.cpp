@@ -38,4 +38,42 @@ void prefetch_weights(const gguf::GgufFile& file, bool show) {
   (void)sink;
 }
 
+void BlobProgressDisplay::show(const std::string& status, const std::string& digest, uint64_t total,
+                               uint64_t completed) {
+  if (digest.empty()) {
+    end_bar();
+    std::fprintf(stderr, "%s\n", status.c_str());
+    std::fflush(stderr);
+    return;
+  }
+  const bool same_blob = digest == digest_;
+  if (!same_blob) {
+    end_bar();
+    digest_ = digest;
+    last_pct_ = -1;
+  }
+  const int pct = total == 0 ? 100 : static_cast<int>(completed * 100 / total);
+  const std::string sizes = human_bytes(double(completed)) + "/" + human_bytes(double(total));
+  if (!terminal_) {
+    // A line when the blob starts and one when it is done.
+    if (!same_blob || (completed == total && last_pct_ != 100)) {
+      std::fprintf(stderr, "%s: %3d%% %s\n", status.c_str(), pct, sizes.c_str());
+    }
+    last_pct_ = pct;
+    return;
+  }
+  constexpr int kWidth = 30;
+  const int filled = pct * kWidth / 100;
+  std::fprintf(stderr, "\r%s: %3d%% [%.*s%*s] %s   ", status.c_str(), pct, filled, "##############################",
+               kWidth - filled, "", sizes.c_str());
+  std::fflush(stderr);
+  bar_open_ = true;
+  last_pct_ = pct;
+}
+
+void BlobProgressDisplay::end_bar() {
+  if (bar_open_) std::fprintf(stderr, "\n");
+  bar_open_ = false;
+}
+
 }  // namespace locus::cli

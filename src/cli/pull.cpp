@@ -9,7 +9,7 @@
 #include <cstdio>
 #include <string>
 
-#include "common/human.h"
+#include "cli/progress.h"
 #include "runtime/model_pull.h"
 
 namespace locus::cli {
@@ -20,60 +20,6 @@ std::atomic<bool> g_interrupted{false};
 static_assert(std::atomic<bool>::is_always_lock_free, "the SIGINT handler writes this flag");
 
 extern "C" void on_sigint(int) { g_interrupted.store(true); }
-
-// What `ollama pull` shows: one line per phase, and per blob "pulling 1a2b3c4d5e6f: 42% [####   ] 1.2 GiB/2.9 GiB"
-// redrawn in place on a terminal. Without a terminal (a log, a pipe) each blob gets a line when it starts and
-// one when it is complete, so the output stays short and readable.
-class PullDisplay {
- public:
-  explicit PullDisplay(bool terminal) : terminal_(terminal) {}
-
-  void show(const runtime::PullProgress& p) {
-    if (p.digest.empty()) {
-      end_bar();
-      std::fprintf(stderr, "%s\n", p.status.c_str());
-      std::fflush(stderr);
-      return;
-    }
-    const bool same_blob = p.digest == digest_;
-    if (!same_blob) {
-      end_bar();
-      digest_ = p.digest;
-      last_pct_ = -1;
-    }
-    const int pct = p.total == 0 ? 100 : static_cast<int>(p.completed * 100 / p.total);
-    if (!terminal_) {
-      // A line when the blob starts and one when it is done.
-      if (!same_blob || (p.completed == p.total && last_pct_ != 100)) {
-        std::fprintf(stderr, "%s: %3d%% %s\n", p.status.c_str(), pct, sizes(p).c_str());
-      }
-      last_pct_ = pct;
-      return;
-    }
-    constexpr int kWidth = 30;
-    const int filled = pct * kWidth / 100;
-    std::fprintf(stderr, "\r%s: %3d%% [%.*s%*s] %s   ", p.status.c_str(), pct, filled,
-                 "##############################", kWidth - filled, "", sizes(p).c_str());
-    std::fflush(stderr);
-    bar_open_ = true;
-    last_pct_ = pct;
-  }
-
-  void end_bar() {
-    if (bar_open_) std::fprintf(stderr, "\n");
-    bar_open_ = false;
-  }
-
- private:
-  static std::string sizes(const runtime::PullProgress& p) {
-    return human_bytes(double(p.completed)) + "/" + human_bytes(double(p.total));
-  }
-
-  bool terminal_;
-  bool bar_open_ = false;
-  std::string digest_;
-  int last_pct_ = -1;
-};
 
 }  // namespace
 
@@ -96,11 +42,11 @@ int pull(const PullCommandOptions& o) {
   const runtime::ModelName name = runtime::parse_model_name(o.model);
   runtime::ModelStore store = runtime::ModelStore::from_environment();
 
-  PullDisplay display(::isatty(STDERR_FILENO) == 1);
+  BlobProgressDisplay display(::isatty(STDERR_FILENO) == 1);
   runtime::PullOptions options;
   options.insecure = o.insecure;
   options.cancel = &g_interrupted;
-  options.progress = [&](const runtime::PullProgress& p) { display.show(p); };
+  options.progress = [&](const runtime::PullProgress& p) { display.show(p.status, p.digest, p.total, p.completed); };
 
   g_interrupted = false;
   struct sigaction action {};

@@ -36,7 +36,8 @@ CLI::App* add_serve_command(CLI::App& app, ServeCommandOptions& o) {
       ->capture_default_str();
   cmd->footer(
       "Environment: LOCUS_API_KEY (require 'Authorization: Bearer KEY'), LOCUS_ORIGINS (extra CORS origins, "
-      "comma-separated, '*' wildcards), LOCUS_MAX_REQUEST_BYTES (request body limit, default 64 MiB), "
+      "comma-separated, '*' wildcards), LOCUS_MAX_REQUEST_BYTES (request body limit, default 64 MiB; "
+      "model uploads to POST /api/blobs have none), "
       "LOCUS_MODELS / OLLAMA_MODELS (model stores).");
   return cmd;
 }

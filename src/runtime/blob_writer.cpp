@@ -34,7 +34,8 @@ void verify_blob(std::string_view digest, const fs::path& path) {
   }
 }
 
-BlobWriter::BlobWriter(const fs::path& blobs_dir, std::string_view digest, std::optional<uint64_t> expected_size)
+BlobWriter::BlobWriter(const fs::path& blobs_dir, std::string_view digest, std::optional<uint64_t> expected_size,
+                       bool resume)
     : expected_size_(expected_size) {
   const std::string file = blob_file_name(digest);
   digest_ = std::string(kDigestPrefix) + file.substr(kBlobPrefix.size());
@@ -57,7 +58,7 @@ BlobWriter::BlobWriter(const fs::path& blobs_dir, std::string_view digest, std::
 
   uint64_t have = 0;
   if (fs::is_regular_file(partial_path_, ec)) have = fs::file_size(partial_path_, ec);
-  if (ec || (expected_size_ && have > *expected_size_)) {
+  if (ec || !resume || (expected_size_ && have > *expected_size_)) {
     fs::remove(partial_path_, ec);
     have = 0;
   }

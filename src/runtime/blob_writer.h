@@ -12,13 +12,14 @@
 
 namespace locus::runtime {
 
-// Writes one blob as it streams in (a pull), into blobs/sha256-<hex>-partial, resuming from what an earlier
-// attempt left there. finish() checks the sha256 and renames the file into place, or deletes the partial
-// file and throws. A writer destroyed without finish() keeps the partial file for the next attempt.
+// Writes one blob as it streams in (a pull, an upload), into blobs/sha256-<hex>-partial, resuming from what an
+// earlier attempt left there (`resume`; an upload starts over, as its client sends the whole body again).
+// finish() checks the sha256 and renames the file into place, or deletes the partial file and throws. A writer
+// destroyed without finish() keeps the partial file for the next attempt.
 class BlobWriter {
  public:
   BlobWriter(const std::filesystem::path& blobs_dir, std::string_view digest,
-             std::optional<uint64_t> expected_size = std::nullopt);
+             std::optional<uint64_t> expected_size = std::nullopt, bool resume = true);
   BlobWriter(BlobWriter&&) noexcept;
   BlobWriter& operator=(BlobWriter&&) = delete;
   BlobWriter(const BlobWriter&) = delete;

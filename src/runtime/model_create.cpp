@@ -168,7 +168,8 @@ CreateResult build(ModelStore& store, const CreateSpec& spec, const CreateProgre
       }
       const auto found = store.find_blob(digest);
       if (!found) {
-        throw StoreError(StoreErrorKind::not_found, who(name) + ": blob " + digest + " is not in the store (upload it "
+        // bad_input, not not_found: the request names a blob it should have uploaded (the server answers 400).
+        throw StoreError(StoreErrorKind::bad_input, who(name) + ": blob " + digest + " is not in the store (upload it "
                                                                 "with POST /api/blobs/" + digest + " first)");
       }
       const auto file = open_gguf(name, *found, "blob " + digest);

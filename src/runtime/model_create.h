@@ -100,7 +100,7 @@ CreateResult create_model(ModelStore& store, std::string_view name, std::string_
 // "template"?, "system"?, "parameters"? (object), "messages"? ([{role, content}]), "license"? (string or
 // array), "adapters"? (refused when not empty), "quantize"?}. "from" is a model name; "files" names GGUF blobs
 // already in the store (a projector GGUF, general.type "mmproj", becomes the projector layer). Throws
-// StoreError: bad_input for a malformed body, not_found for a missing base model or blob.
+// StoreError: bad_input for a malformed body or a blob not in the store, not_found for a missing base model.
 CreateResult create_model_from_api(ModelStore& store, const nlohmann::json& body, const CreateProgress& progress);
 
 // Ollama's quantization names that --quantize accepts ("Q4_K_M", "Q8_0", ...), in upper case.

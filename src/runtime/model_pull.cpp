@@ -15,6 +15,7 @@
 
 #include "runtime/blob_writer.h"
 #include "runtime/manifest.h"
+#include "runtime/registry_http.h"
 
 namespace locus::runtime {
 namespace fs = std::filesystem;
@@ -22,10 +23,11 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+using registry_http::one_line;
+using registry_http::Transfer;
+
 // A manifest is a few hundred bytes; anything near this is not a manifest, and is not read whole.
 constexpr size_t kMaxManifestBytes = size_t{4} << 20;
-// Enough of an error response to say what the registry meant.
-constexpr size_t kMaxErrorBodyBytes = 4096;
 
 StoreErrorKind store_kind_for(PullErrorKind kind) {
   switch (kind) {
@@ -35,142 +37,21 @@ StoreErrorKind store_kind_for(PullErrorKind kind) {
   }
 }
 
-bool starts_with_nocase(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (size_t i = 0; i < prefix.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(s[i])) != std::tolower(static_cast<unsigned char>(prefix[i]))) return false;
-  }
-  return true;
-}
-
-std::string trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())) != 0) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())) != 0) s.remove_suffix(1);
-  return std::string(s);
-}
-
-// Error text from a server goes into a one-line message: control characters become spaces, length is capped.
-std::string one_line(std::string_view s, size_t limit = 200) {
-  std::string out;
-  for (char c : s.substr(0, limit)) out += std::iscntrl(static_cast<unsigned char>(c)) != 0 ? ' ' : c;
-  if (s.size() > limit) out += "...";
-  return trim(out);
-}
-
-// Registries answer errors as {"errors":[{"code","message"}]}; anything else is quoted as it is.
-std::string registry_error_text(const std::string& body) {
-  if (body.empty()) return {};
-  const auto j = nlohmann::json::parse(body, nullptr, false);
-  if (j.is_object()) {
-    const auto errors = j.find("errors");
-    if (errors != j.end() && errors->is_array() && !errors->empty() && (*errors)[0].is_object()) {
-      const auto& e = (*errors)[0];
-      std::string text;
-      if (e.contains("code") && e["code"].is_string()) text = e["code"].get<std::string>();
-      if (e.contains("message") && e["message"].is_string()) {
-        text += (text.empty() ? "" : ": ") + e["message"].get<std::string>();
-      }
-      if (!text.empty()) return one_line(text);
-    }
-    if (j.contains("error") && j["error"].is_string()) return one_line(j["error"].get<std::string>());
-  }
-  return one_line(body);
-}
-
-void ensure_curl_initialized() {
-  // curl_global_init must run once before any handle exists; a function-local static makes that so even
-  // when two threads start pulls at once.
-  static const CURLcode init = curl_global_init(CURL_GLOBAL_DEFAULT);
-  if (init != CURLE_OK) throw PullError(PullErrorKind::network, std::string("cannot initialize libcurl: ") + curl_easy_strerror(init));
-}
-
-struct CurlDeleter {
-  void operator()(CURL* h) const { curl_easy_cleanup(h); }
-};
-struct SlistDeleter {
-  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
-};
-using CurlHandle = std::unique_ptr<CURL, CurlDeleter>;
-using HeaderList = std::unique_ptr<curl_slist, SlistDeleter>;
-
-// The state of one HTTP request. Exceptions must not cross libcurl's C frames, so callbacks park them here
-// and abort the transfer; perform() rethrows them.
-struct Transfer {
-  CURL* curl = nullptr;
-  const PullOptions* options = nullptr;
-  long status = 0;                      // of the final response (redirects followed)
-  std::optional<uint64_t> content_length;
-  std::string content_range;
-  bool body_started = false;
-  std::string error_body;               // first bytes of a response with status >= 300
-  std::function<void(Transfer&)> on_start;           // once, before the first body byte of the final response
-  std::function<void(std::string_view)> on_body;     // body bytes of a 2xx response
-  std::exception_ptr failure;
-  bool cancelled = false;
-  char error_buffer[CURL_ERROR_SIZE] = {};
-
-  void start_body() {
-    if (body_started) return;
-    body_started = true;
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-    if (status < 300 && on_start) on_start(*this);
-  }
-};
-
-size_t on_header(char* data, size_t size, size_t count, void* user) {
-  auto& t = *static_cast<Transfer*>(user);
-  const std::string_view line(data, size * count);
-  // Each response of a redirect chain starts with a status line; only the last one's headers matter.
-  if (starts_with_nocase(line, "HTTP/")) {
-    t.content_length.reset();
-    t.content_range.clear();
-  } else if (starts_with_nocase(line, "content-length:")) {
-    const std::string v = trim(line.substr(15));
-    if (!v.empty() && std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; }) && v.size() < 20) {
-      t.content_length = std::stoull(v);
-    }
-  } else if (starts_with_nocase(line, "content-range:")) {
-    t.content_range = trim(line.substr(14));
-  }
-  return size * count;
-}
-
-size_t on_write(char* data, size_t size, size_t count, void* user) {
-  auto& t = *static_cast<Transfer*>(user);
-  const size_t n = size * count;
-  try {
-    t.start_body();
-    if (t.status >= 300) {
-      const size_t keep = std::min(n, kMaxErrorBodyBytes - std::min(kMaxErrorBodyBytes, t.error_body.size()));
-      t.error_body.append(data, keep);
-      return n;
-    }
-    if (t.on_body) t.on_body(std::string_view(data, n));
-    return n;
-  } catch (...) {
-    t.failure = std::current_exception();
-    return 0;  // makes curl_easy_perform return CURLE_WRITE_ERROR
-  }
-}
-
-int on_transfer_info(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-  auto& t = *static_cast<Transfer*>(user);
-  if (t.options->cancel != nullptr && t.options->cancel->load(std::memory_order_relaxed)) {
-    t.cancelled = true;
-    return 1;  // CURLE_ABORTED_BY_CALLBACK
-  }
-  return 0;
-}
-
-// Facts about one pull that every message needs.
-struct PullContext {
-  const ModelName& name;
+// Facts about one pull that every message needs; the transport's share is the registry session.
+struct PullContext : registry_http::Session {
   const PullOptions& options;
-  std::string display;  // "gemma4:12b"
-  std::string host;     // for messages: "registry.ollama.ai"
-  bool plain_http = false;
   uint64_t bytes_downloaded = 0;
   Clock::time_point last_progress{};
+
+  PullContext(const ModelName& n, const PullOptions& o)
+      : registry_http::Session(registry_http::make_session(n, o.insecure, o.connect_timeout_ms, o.stall_timeout_ms,
+                                                           o.user_agent, o.cancel)),
+        options(o) {
+    verb = "pull";
+    direction = "from";
+    unauthorized_hint = "; locus pulls only models the registry serves without sign-in";
+    cancelled_message = "pull of '" + display + "' cancelled; pull it again to resume";
+  }
 
   void report(PullProgress p) const {
     if (options.progress) options.progress(p);
@@ -182,92 +63,18 @@ struct PullContext {
     last_progress = now;
     report(PullProgress{pull_status_for_digest(l.digest), l.digest, l.size, completed});
   }
-  void check_cancel() const {
-    if (options.cancel != nullptr && options.cancel->load(std::memory_order_relaxed)) {
-      throw PullError(PullErrorKind::cancelled, "pull of '" + display + "' cancelled; pull it again to resume");
-    }
-  }
 };
 
-// Runs one GET. Throws PullError for transport failures and for HTTP statuses >= 300, worded for `what`
+// One GET. Throws PullError for transport failures and for HTTP statuses >= 300, worded for `what`
 // ("manifest of 'x'", "blob sha256:... of 'x'").
 void perform(PullContext& ctx, CURL* curl, Transfer& t, const std::string& url, const std::string& what,
              const std::optional<uint64_t>& range_from, std::string_view accept) {
-  const PullOptions& o = ctx.options;
-  curl_easy_reset(curl);  // keeps the connection cache, so blobs reuse the manifest's connection
-  t.curl = curl;
-  t.options = &o;
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
-  curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 10L);
-  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-  // Blobs often come through a redirect to a CDN. Bytes are checked by digest wherever they come from, but
-  // an https pull does not silently turn into plain http.
-  curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, ctx.plain_http ? "http,https" : "https");
-  if (is_loopback_host(ctx.name.host)) curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");  // a proxy cannot reach our loopback
-  curl_easy_setopt(curl, CURLOPT_USERAGENT, o.user_agent.c_str());
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(o.connect_timeout_ms));
-  // A stall (no byte for stall_timeout_ms) fails the transfer; a slow but moving one never does.
-  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, std::max(1L, static_cast<long>((o.stall_timeout_ms + 999) / 1000)));
-  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, t.error_buffer);
-  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &t);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_write);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &t);
-  curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_transfer_info);
-  curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &t);
-  std::string range;
-  if (range_from && *range_from > 0) {
-    range = std::to_string(*range_from) + "-";
-    curl_easy_setopt(curl, CURLOPT_RANGE, range.c_str());
-  }
-  HeaderList headers;
-  if (!accept.empty()) {
-    const std::string h = "Accept: " + std::string(accept);
-    headers.reset(curl_slist_append(nullptr, h.c_str()));
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers.get());
-  }
-
-  const CURLcode rc = curl_easy_perform(curl);
-  if (t.failure) std::rethrow_exception(t.failure);
-  if (t.cancelled || rc == CURLE_ABORTED_BY_CALLBACK) ctx.check_cancel();
-  const std::string detail = t.error_buffer[0] != 0 ? one_line(t.error_buffer) : curl_easy_strerror(rc);
-  const std::string at = " (" + url + ")";
-  switch (rc) {
-    case CURLE_OK: break;
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY:
-      throw PullError(PullErrorKind::network, "cannot resolve registry host " + ctx.host + " for '" + ctx.display + "': " + detail);
-    case CURLE_COULDNT_CONNECT:
-      throw PullError(PullErrorKind::network, "cannot connect to registry " + ctx.host + " for '" + ctx.display + "': " + detail);
-    case CURLE_OPERATION_TIMEDOUT:
-      throw PullError(PullErrorKind::network, "registry " + ctx.host + " timed out on the " + what + ": " + detail);
-    case CURLE_UNSUPPORTED_PROTOCOL:
-      throw PullError(PullErrorKind::insecure, "registry " + ctx.host + " sent the " + what +
-                                                   " to an address locus will not follow over https only (" + detail +
-                                                   "); pull with --insecure (API: \"insecure\": true) to allow plain http");
-    case CURLE_TOO_MANY_REDIRECTS:
-      throw PullError(PullErrorKind::bad_response, "registry " + ctx.host + " redirected the " + what + " too often" + at);
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CONNECT_ERROR:
-      throw PullError(PullErrorKind::network, "TLS with registry " + ctx.host + " failed: " + detail);
-    default:
-      throw PullError(PullErrorKind::network, "transfer of the " + what + " from " + ctx.host + " failed: " + detail);
-  }
-  t.start_body();  // an empty body never reached on_write
-  if (t.status < 300) return;
-  const std::string said = registry_error_text(t.error_body);
-  const std::string because = " (HTTP " + std::to_string(t.status) + (said.empty() ? "" : ": " + said) + ")";
-  if (t.status == 401 || t.status == 403) {
-    throw PullError(PullErrorKind::unauthorized, "registry " + ctx.host + " refused access to the " + what + because +
-                                                     "; locus pulls only models the registry serves without sign-in");
-  }
-  // Server-side trouble is worth another try; a client error is not.
-  const PullErrorKind kind = t.status >= 500 ? PullErrorKind::network : PullErrorKind::bad_response;
-  throw PullError(kind, "registry " + ctx.host + " answered the request for the " + what + because + at);
+  registry_http::Request r;
+  r.url = url;
+  r.what = what;
+  r.range_from = range_from;
+  if (!accept.empty()) r.headers.push_back("Accept: " + std::string(accept));
+  registry_http::perform(ctx, curl, t, r);
 }
 
 Manifest fetch_manifest(PullContext& ctx, CURL* curl) {
@@ -493,10 +300,8 @@ std::string pull_status_for_digest(std::string_view digest) {
 }
 
 PullResult pull_model(ModelStore& store, const ModelName& name, const PullOptions& options) {
-  ensure_curl_initialized();
-  PullContext ctx{name, options, name.display(), name.host, registry_scheme(name, options.insecure) == "http"};
-  CurlHandle curl(curl_easy_init());
-  if (!curl) throw PullError(PullErrorKind::network, "cannot create a libcurl handle");
+  PullContext ctx(name, options);
+  const registry_http::CurlHandle curl = registry_http::new_curl_handle();
 
   ctx.report_status("pulling manifest");
   const Manifest manifest = fetch_manifest(ctx, curl.get());

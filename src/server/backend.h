@@ -13,7 +13,9 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -43,6 +45,14 @@ struct JsonReply {
   nlohmann::ordered_json body = nlohmann::ordered_json::object();
 };
 
+// A blob question or upload: an error, or whether the blob was (already) there.
+struct BlobReply {
+  std::optional<ApiError> error;
+  bool existed = false;
+};
+// Hands the request body, chunk by chunk, to `chunk`; false when it could not be read to its end.
+using BodyReader = std::function<bool(const std::function<void(std::string_view chunk)>& chunk)>;
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -65,9 +75,22 @@ class Backend {
   virtual JsonReply pull(const std::string& model, bool insecure,
                          const std::function<void(const nlohmann::json& line)>& on_line,
                          const std::atomic<bool>& cancel);
+  // POST /api/push (backend_push.cpp): like pull, the other way; lines end with {"status":"success"}. 404 for a
+  // model the store does not have, 401 when the registry wants credentials, 502 when it (or the way to it)
+  // fails. Holds the store's write lock, so that no removal collects the blobs being sent.
+  virtual JsonReply push(const std::string& model, bool insecure,
+                         const std::function<void(const nlohmann::json& line)>& on_line,
+                         const std::atomic<bool>& cancel);
   // POST /api/create (Ollama's body as sent): each step's status to on_status; 501 when this build has no
   // runtime::create_model_from_api.
   virtual JsonReply create(const nlohmann::json& body, const std::function<void(const std::string& status)>& on_status);
+  // HEAD /api/blobs/<digest> and POST /api/blobs/<digest> (backend_blobs.cpp), `digest` already checked to be
+  // sha256:<64 lower-case hex>. has_blob asks the locus store only: create writes there, and the read-only
+  // Ollama store is no place to upload to. receive_blob reads the whole body through read_body (each chunk to
+  // its argument; false when the body ended early), always to its end, so that the connection stays usable.
+  // The defaults answer 501.
+  virtual BlobReply has_blob(const std::string& digest);
+  virtual BlobReply receive_blob(const std::string& digest, const BodyReader& read_body);
 
   // Shutdown: cancels everything running or queued; later generate() calls are refused with 503.
   virtual void cancel_all() = 0;
@@ -115,7 +138,11 @@ class RuntimeBackend final : public Backend {
   EmbedResult embed(const EmbedRequest& request, const std::function<bool()>& abandoned) override;
   JsonReply pull(const std::string& model, bool insecure, const std::function<void(const nlohmann::json& line)>& on_line,
                  const std::atomic<bool>& cancel) override;
+  JsonReply push(const std::string& model, bool insecure, const std::function<void(const nlohmann::json& line)>& on_line,
+                 const std::atomic<bool>& cancel) override;
   JsonReply create(const nlohmann::json& body, const std::function<void(const std::string& status)>& on_status) override;
+  BlobReply has_blob(const std::string& digest) override;
+  BlobReply receive_blob(const std::string& digest, const BodyReader& read_body) override;
   void cancel_all() override;
   MetricsGauges gauges() override;
 
@@ -138,6 +165,11 @@ class RuntimeBackend final : public Backend {
   // Pulls and creates one at a time, and remove() waits for them: removing collects unreferenced blobs, which
   // would take the blobs a pull has written before its manifest names them.
   std::timed_mutex write_mutex_;
+  // Blob uploads in progress, by digest: a second upload of the same blob waits for the first (they would
+  // share its partial file).
+  std::mutex uploads_mutex_;
+  std::condition_variable uploads_done_;
+  std::set<std::string> uploading_;
   std::map<std::string, std::shared_ptr<Loaded>> models_;  // by GGUF path
   std::vector<std::weak_ptr<std::atomic<bool>>> cancels_;
   bool stopping_ = false;

@@ -10,9 +10,11 @@
 #include <csignal>
 #include <cstdio>
 #include <deque>
+#include <limits>
 #include <random>
 #include <thread>
 
+#include "runtime/manifest.h"
 #include "server/api_parse.h"
 #include "server/embed_api.h"
 #include "server/peer_socket.h"
@@ -32,8 +34,23 @@ struct RequestLog {
   std::string model;
   int32_t prompt_tokens = -1;
   int32_t eval_tokens = -1;
+  // A body over the limit: the request was sent to kTooLargePath; what the client asked, for the log and the
+  // error envelope.
+  bool too_large = false;
+  std::string method, path;
 };
 thread_local RequestLog t_log;
+
+// The one route whose body has no size limit (model files; streamed to disk, never held in memory): exactly
+// the paths its pattern, /api/blobs/([^/]*), matches, since any other path would have its body read whole.
+bool is_blob_upload(const httplib::Request& req) {
+  constexpr std::string_view kPrefix = "/api/blobs/";
+  return req.method == "POST" && req.path.starts_with(kPrefix) &&
+         req.path.find('/', kPrefix.size()) == std::string::npos;
+}
+// Where a request whose body is over the limit goes instead: a route that reads the body without keeping it
+// (as httplib does for its own 413) and answers 413. Matched only with RequestLog::too_large set.
+constexpr const char* kTooLargePath = "/locus-internal/body-too-large";
 
 void note_done(const GenerationEvent& e) {
   if (e.kind != GenerationEvent::Kind::kDone) return;
@@ -115,14 +132,27 @@ struct HttpServer::Impl {
     std::signal(SIGPIPE, SIG_IGN);
     const size_t threads = static_cast<size_t>(std::clamp(o.n_slots + o.max_queue + 8, 8, 512));
     http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-    http.set_payload_max_length(o.max_request_bytes);
+    // httplib's limit is one for all routes, and POST /api/blobs must take model files of any size, so its own
+    // limit is lifted and the pre-routing handler applies o.max_request_bytes to every other route, from the
+    // Content-Length before a byte of the body is read.
+    http.set_payload_max_length(std::numeric_limits<size_t>::max());
     http.set_read_timeout(60);
     http.set_write_timeout(60);
     http.set_keep_alive_max_count(100);
-    http.set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
+    http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response&) {
       t_log = RequestLog{};
       t_log.start = Clock::now();
       t_log.started = true;
+      if (!is_blob_upload(req) && req.has_header("Content-Length") &&
+          req.get_header_value<uint64_t>("Content-Length") > o.max_request_bytes) {
+        t_log.too_large = true;
+        t_log.method = req.method;
+        t_log.path = req.path;
+        // httplib routes on the request it passes here as const; the object itself is its own, not const.
+        auto& r = const_cast<httplib::Request&>(req);
+        r.method = "POST";
+        r.path = kTooLargePath;
+      }
       return httplib::Server::HandlerResponse::Unhandled;
     });
     http.set_error_handler([this](const httplib::Request& req, httplib::Response& res) { on_error(req, res); });
@@ -142,8 +172,8 @@ struct HttpServer::Impl {
 
   static void log_request(const httplib::Request& req, const httplib::Response& res) {
     OrderedJson j{{"time", format_rfc3339_nano(std::chrono::system_clock::now())},
-                  {"method", req.method},
-                  {"path", req.path},
+                  {"method", t_log.too_large ? t_log.method : req.method},
+                  {"path", t_log.too_large ? t_log.path : req.path},
                   {"status", res.status},
                   {"duration_ms", t_log.started ? std::chrono::duration<double, std::milli>(Clock::now() - t_log.start)
                                                       .count()
@@ -162,16 +192,18 @@ struct HttpServer::Impl {
     res.set_content(error_body_for_path(req.path, e), "application/json");
   }
 
+  std::string too_large_message() const {
+    return "request body is larger than the limit of " + std::to_string(o.max_request_bytes) +
+           " bytes (LOCUS_MAX_REQUEST_BYTES)";
+  }
+
   // Statuses httplib sets itself (no route, body too large, bad request line) get the path's envelope.
   void on_error(const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;  // a route's own error answer
     std::string msg;
     switch (res.status) {
       case 404: msg = "no route for " + req.method + " " + req.path; break;
-      case 413:
-        msg = "request body is larger than the limit of " + std::to_string(o.max_request_bytes) +
-              " bytes (LOCUS_MAX_REQUEST_BYTES)";
-        break;
+      case 413: msg = too_large_message(); break;
       default: msg = "HTTP " + std::to_string(res.status); break;
     }
     reply_error(req, res, ApiError{res.status, msg, ""});
@@ -227,6 +259,7 @@ struct HttpServer::Impl {
   }
 
   void routes();
+  void blob_routes();
   void generation(const httplib::Request& req, httplib::Response& res, Api api);
   bool pump(StreamState& s, httplib::DataSink& sink);
   void embedding(const httplib::Request& req, httplib::Response& res, EmbedApi api);
@@ -336,7 +369,9 @@ void HttpServer::Impl::routes() {
                 embedding(req, res, api);
               }));
   }
-  http.Post("/api/pull", guarded([this](const httplib::Request& req, httplib::Response& res) {
+  // /api/pull and /api/push take the same body, {"model" (or "name"), "insecure"?, "stream"?}, and answer alike.
+  for (const bool is_push : {false, true}) {
+    http.Post(is_push ? "/api/push" : "/api/pull", guarded([this, is_push](const httplib::Request& req, httplib::Response& res) {
               auto body = json_body(req, res);
               if (!body) return;
               std::string model = field_string(*body, "model");
@@ -350,12 +385,14 @@ void HttpServer::Impl::routes() {
               const auto stream_it = body->find("stream");
               const bool stream = stream_it == body->end() || !stream_it->is_boolean() || stream_it->get<bool>();
               t_log.model = model;
-              progress_route(req, res, stream, [this, model, insecure](ProgressTask& task) {
-                JsonReply r = backend.pull(
-                    model, insecure, [&task](const nlohmann::json& line) { task.push(line.dump()); }, task.cancel);
+              progress_route(req, res, stream, [this, model, insecure, is_push](ProgressTask& task) {
+                const auto on_line = [&task](const nlohmann::json& line) { task.push(line.dump()); };
+                JsonReply r = is_push ? backend.push(model, insecure, on_line, task.cancel)
+                                      : backend.pull(model, insecure, on_line, task.cancel);
                 return r.error;
               });
             }));
+  }
   http.Post("/api/create", guarded([this](const httplib::Request& req, httplib::Response& res) {
               auto body = json_body(req, res);
               if (!body) return;
@@ -374,12 +411,78 @@ void HttpServer::Impl::routes() {
                 return r.error;
               });
             }));
+  blob_routes();
   http.Get("/v1/models", guarded([this](const httplib::Request& req, httplib::Response& res) {
              reply_json(req, res, backend.openai_models());
            }));
   http.Get("/v1/models/(.+)", guarded([this](const httplib::Request& req, httplib::Response& res) {
              reply_json(req, res, backend.openai_model(req.matches[1]));
            }));
+}
+
+// Ollama's blob protocol, the first half of creating a model from files: HEAD /api/blobs/DIGEST says whether
+// the locus store holds a blob, POST streams one into it (no body limit); /api/create then names it in "files".
+// Every POST body is read to its end, whatever the answer, so that a keep-alive connection stays in step.
+void HttpServer::Impl::blob_routes() {
+  // "sha256:<64 lower-case hex>" (Ollama's file-name form "sha256-<hex>" too), as the store names blobs.
+  const auto parse_digest = [](std::string text) -> std::optional<std::string> {
+    if (text.starts_with("sha256-")) text[6] = ':';
+    if (!runtime::is_valid_digest(text)) return std::nullopt;
+    return text;
+  };
+  const auto bad_digest = [](const std::string& text) {
+    return ApiError{400, "digest: expected sha256:<64 lower-case hex digits>, found \"" + text + "\"", "digest"};
+  };
+  // httplib answers HEAD with the GET route (and leaves the body out).
+  http.Get("/api/blobs/([^/]*)", guarded([this, parse_digest, bad_digest](const httplib::Request& req,
+                                                                         httplib::Response& res) {
+             if (req.method != "HEAD") {
+               res.set_header("Allow", "HEAD, POST");
+               return reply_error(req, res, ApiError{405, "GET /api/blobs: ask with HEAD, upload with POST", ""});
+             }
+             const std::string text = req.matches[1];
+             const auto digest = parse_digest(text);
+             if (!digest) return reply_error(req, res, bad_digest(text));
+             const BlobReply r = backend.has_blob(*digest);
+             if (r.error) return reply_error(req, res, *r.error);
+             if (!r.existed) return reply_error(req, res, ApiError{404, "blob " + *digest + " not found", "digest"});
+             res.status = 200;
+           }));
+  http.Post("/api/blobs/([^/]*)", [this, parse_digest, bad_digest](const httplib::Request& req, httplib::Response& res,
+                                                                   const httplib::ContentReader& content) {
+    bool read = false;  // httplib's reader must run once: a second call would read the next request
+    const BodyReader read_body = [&](const std::function<void(std::string_view)>& chunk) {
+      if (read) return false;
+      read = true;
+      return content([&](const char* data, size_t n) {
+        chunk(std::string_view(data, n));
+        return true;
+      });
+    };
+    const auto read_rest = [&] {
+      if (!read) read_body([](std::string_view) {});
+    };
+    if (!admit(req, res, false)) return read_rest();
+    const std::string text = req.matches[1];
+    const auto digest = parse_digest(text);
+    if (!digest) {
+      read_rest();
+      return reply_error(req, res, bad_digest(text));
+    }
+    const BlobReply r = backend.receive_blob(*digest, read_body);
+    read_rest();
+    if (r.error) return reply_error(req, res, *r.error);
+    res.status = 201;
+  });
+  // Bodies over the limit, sent here by the pre-routing handler: read and dropped, then 413 in the envelope of
+  // the path the client asked for.
+  http.Post(kTooLargePath, [this](const httplib::Request& req, httplib::Response& res,
+                                  const httplib::ContentReader& content) {
+    content([](const char*, size_t) { return true; });
+    if (!t_log.too_large) return reply_error(req, res, ApiError{404, "no route for POST " + req.path, ""});
+    res.status = 413;
+    res.set_content(error_body_for_path(t_log.path, ApiError{413, too_large_message(), ""}), "application/json");
+  });
 }
 
 void HttpServer::Impl::generation(const httplib::Request& req, httplib::Response& res, Api api) {

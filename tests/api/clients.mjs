@@ -5,7 +5,7 @@
 //
 //   node clients.mjs --base http://127.0.0.1:PORT --gguf M.gguf --modules tools/node_modules --pid SERVER_PID
 //
-// The registry for /api/pull is served here, on loopback, from the GGUF's bytes. The last check sends the
+// The registry for /api/pull and /api/push is served here, on loopback, from the GGUF's bytes. The last check sends the
 // server SIGTERM mid-stream (the stream must end with an error the client surfaces), so run it last.
 // Prints one ok/FAIL line per check; exits 1 on any FAIL.
 import crypto from 'node:crypto';
@@ -70,7 +70,7 @@ const norm = (v) => Math.sqrt(v.reduce((a, x) => a + x * x, 0));
 const opts = (n, seed = 1) => ({ num_predict: n, seed, temperature: 0.8 });
 const hello = [{ role: 'user', content: 'Hello' }];
 
-// ---- the registry for /api/pull, on loopback ----
+// ---- the registry for /api/pull and /api/push, on loopback ----
 const ggufBytes = fs.readFileSync(gguf);
 const sha = (b) => 'sha256:' + crypto.createHash('sha256').update(b).digest('hex');
 const configBytes = Buffer.from(
@@ -88,18 +88,69 @@ const manifest = Buffer.from(
     layers: [{ mediaType: 'application/vnd.ollama.image.model', digest: sha(ggufBytes), size: ggufBytes.length }],
   }),
 );
-const registry = http.createServer((req, res) => {
-  const m = req.url.match(/^\/v2\/library\/tiny\/(manifests\/latest|blobs\/(sha256:[0-9a-f]{64}))$/);
-  if (!m) {
-    res.writeHead(404, { 'Content-Type': 'application/json' });
-    return res.end(JSON.stringify({ errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest unknown' }] }));
+// Repositories by "namespace/model": the one pulled from, and those that pushes upload into (the Docker
+// distribution v2 upload protocol: HEAD a blob, POST blobs/uploads/ for a Location, PUT it ?digest=, then PUT
+// the manifest).
+const repos = new Map([['library/tiny', { manifests: new Map([['latest', manifest]]), blobs: new Map(blobs) }]]);
+const repoOf = (name) => {
+  if (!repos.has(name)) repos.set(name, { manifests: new Map(), blobs: new Map() });
+  return repos.get(name);
+};
+const uploads = new Map();  // upload id -> repository
+let uploadsStarted = 0;
+const readBody = (req) =>
+  new Promise((resolve, reject) => {
+    const parts = [];
+    req.on('data', (c) => parts.push(c));
+    req.on('end', () => resolve(Buffer.concat(parts)));
+    req.on('error', reject);
+  });
+const registryError = (res, status, code) => {
+  res.writeHead(status, { 'Content-Type': 'application/json' });
+  res.end(JSON.stringify({ errors: [{ code, message: code.toLowerCase().replaceAll('_', ' ') }] }));
+};
+const registry = http.createServer(async (req, res) => {
+  const url = new URL(req.url, 'http://registry.invalid');
+  const m = url.pathname.match(
+    /^\/v2\/([^/]+\/[^/]+)\/(?:manifests\/([^/]+)|blobs\/(sha256:[0-9a-f]{64})|blobs\/uploads\/([^/]*))$/,
+  );
+  if (!m) return registryError(res, 404, 'MANIFEST_UNKNOWN');
+  const [, repoName, tag, digest, upload] = m;
+  if (upload !== undefined) {
+    if (req.method === 'POST' && upload === '') {
+      const id = `u${++uploadsStarted}`;
+      uploads.set(id, repoName);
+      res.writeHead(202, { Location: `/v2/${repoName}/blobs/uploads/${id}?_state=${id}`, 'Content-Length': 0 });
+      return res.end();
+    }
+    if (req.method === 'PUT' && uploads.get(upload) === repoName) {
+      const body = await readBody(req);
+      const want = url.searchParams.get('digest');
+      if (sha(body) !== want) return registryError(res, 400, 'DIGEST_INVALID');
+      uploads.delete(upload);
+      repoOf(repoName).blobs.set(want, body);
+      res.writeHead(201, { Location: `/v2/${repoName}/blobs/${want}`, 'Content-Length': 0 });
+      return res.end();
+    }
+    return registryError(res, 404, 'BLOB_UPLOAD_UNKNOWN');
   }
-  const body = m[2] ? blobs.get(m[2]) : manifest;
+  if (tag !== undefined && req.method === 'PUT') {
+    const body = await readBody(req);
+    if (req.headers['content-type'] !== 'application/vnd.docker.distribution.manifest.v2+json') {
+      return registryError(res, 400, 'MANIFEST_INVALID');
+    }
+    repoOf(repoName).manifests.set(tag, body);
+    res.writeHead(201, { 'Content-Length': 0 });
+    return res.end();
+  }
+  const repo = repos.get(repoName);
+  if (!repo || (tag !== undefined && !repo.manifests.has(tag))) return registryError(res, 404, 'MANIFEST_UNKNOWN');
+  const body = digest ? repo.blobs.get(digest) : repo.manifests.get(tag);
   if (!body) {
     res.writeHead(404);
     return res.end();
   }
-  const type = m[2] ? 'application/octet-stream' : 'application/vnd.docker.distribution.manifest.v2+json';
+  const type = digest ? 'application/octet-stream' : 'application/vnd.docker.distribution.manifest.v2+json';
   // Resumed downloads ask for a range; answer it as a registry would.
   const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
   if (range && Number(range[1]) < body.length) {
@@ -140,6 +191,39 @@ await check('4 pull: unknown model is a 404 before any line', async () => {
       for await (const _ of await ollama.pull({ model: `127.0.0.1:${registryPort}/library/nope:latest`, insecure: true, stream: true }));
     },
     'pull of a missing model',
+  );
+  assert(e.status_code === 404, `status ${e.status_code}: ${e.message}`);
+  return e.message;
+});
+await check('4 push (sent as name, insecure, streamed): ends on success; the registry holds manifest and blobs', async () => {
+  const pushed = `127.0.0.1:${registryPort}/library/pushed:latest`;
+  await ollama.copy({ source: pulled, destination: pushed });
+  // The store's digest of the model is the sha256 of its manifest bytes: the registry must get those bytes.
+  const stored = (await ollama.list()).models.find((m) => m.name === pushed);
+  assert(stored, 'the copy to push is not listed');
+  const lines = [];
+  for await (const p of await ollama.push({ model: pushed, insecure: true, stream: true })) lines.push(p);
+  assert(lines[0]?.status === 'retrieving manifest', `first line ${JSON.stringify(lines[0])}`);
+  assert(lines.at(-1)?.status === 'success', `last line ${JSON.stringify(lines.at(-1))}`);
+  assert(lines.some((l) => l.status === 'pushing manifest'), 'no "pushing manifest" line');
+  assert(lines.some((l) => l.digest === sha(ggufBytes) && l.total === ggufBytes.length && l.completed === ggufBytes.length),
+         `the model blob never completed: ${JSON.stringify(lines)}`);
+  const repo = repos.get('library/pushed');
+  const held = repo?.manifests.get('latest');
+  assert(held, 'the registry holds no manifest for library/pushed:latest');
+  assert(sha(held) === `sha256:${stored.digest}`, `manifest bytes differ from the store's: ${held}`);
+  assert(JSON.parse(held).layers[0].digest === sha(ggufBytes), `manifest ${held}`);
+  assert(repo.blobs.get(sha(ggufBytes))?.equals(ggufBytes), 'the GGUF did not arrive');
+  assert(repo.blobs.get(sha(configBytes))?.equals(configBytes), 'the config did not arrive');
+  await ollama.delete({ model: pushed });
+  return `${lines.length} lines`;
+});
+await check('4 push: a model the store does not have is a 404 before any line', async () => {
+  const e = await rejects(
+    async () => {
+      for await (const _ of await ollama.push({ model: `127.0.0.1:${registryPort}/library/nope:latest`, insecure: true, stream: true }));
+    },
+    'push of a missing model',
   );
   assert(e.status_code === 404, `status ${e.status_code}: ${e.message}`);
   return e.message;

@@ -2,7 +2,8 @@
 # The model commands without a server (LOCUS_HOST points at a closed loopback port, so they work on the store
 # in a temporary LOCUS_MODELS): create from a Modelfile (a relative FROM, parameters, a multi-line SYSTEM), with
 # --quantize, and FROM an existing model; list, show (default, --modelfile, --parameters), cp, rm; ps and stop
-# saying no server runs; and one-line errors with exit code 1.
+# saying no server runs; and one-line errors with exit code 1. Then create through a running server whose body
+# limit is below the GGUF's size (the file goes up with POST /api/blobs).
 # usage: models_command.sh LOCUS LOCUS_MKMODEL
 set -u
 locus=$(realpath "$1") mkmodel=$(realpath "$2")
@@ -108,6 +109,43 @@ fails "rm a missing model" "not found" "$locus" rm nosuch
 fails "cp a missing model" "not found" "$locus" cp nosuch other
 fails "bad name" "nosuch!" "$locus" show 'nosuch!'
 fails "no Modelfile" "no Modelfile" sh -c "cd '$dir' && '$locus' create x"
+
+# Through a running server (its own store, a request body limit far below the GGUF's size): create uploads the
+# GGUF with POST /api/blobs (not capped by the limit), then creates from it with /api/create "files".
+sport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+limit=65536
+[ "$(stat -c %s "$dir/src/m.gguf")" -gt $limit ] && ok "the GGUF is over the server's body limit" \
+  || bad "the GGUF is over the server's body limit: $(stat -c %s "$dir/src/m.gguf") bytes"
+LOCUS_MODELS="$dir/served" LOCUS_MAX_REQUEST_BYTES=$limit "$locus" serve --host "127.0.0.1:$sport" \
+  >"$dir/serve.out" 2>"$dir/serve.log" &
+spid=$!
+stop_served() { [ -n "${spid:-}" ] && kill "$spid" 2>/dev/null && wait "$spid" 2>/dev/null; spid=; }
+trap 'stop_served; rm -rf "$dir"' EXIT
+for _ in $(seq 1 100); do
+  LOCUS_HOST="127.0.0.1:$sport" "$locus" ps >/dev/null 2>&1 && grep -q '/api/ps' "$dir/serve.log" && break
+  sleep 0.1
+done
+served() { LOCUS_HOST="127.0.0.1:$sport" "$@"; }
+run "create through the server" served "$locus" create big:1 -f "$dir/src/Modelfile"
+grep -q '^success$' "$dir/err" && ok "server create reports success" || bad "server create reports success: $(cat "$dir/err")"
+grep -q '"method":"POST","path":"/api/blobs/sha256:[0-9a-f]*","status":201' "$dir/serve.log" \
+  && ok "the GGUF went up as a blob" || bad "the GGUF went up as a blob: $(grep blobs "$dir/serve.log")"
+digest=$(sha256sum "$dir/src/m.gguf" | cut -c1-64)
+[ -f "$dir/served/blobs/sha256-$digest" ] && ok "the blob is in the server's store" \
+  || bad "the blob is in the server's store: $(ls "$dir/served/blobs" 2>&1)"
+run "show through the server" served "$locus" show big:1 --parameters
+grep -qE '^top_k +64$' "$dir/out" && ok "server model parameters" || bad "server model parameters: $(cat "$dir/out")"
+run "second create reuses the blob" served "$locus" create big:2 -f "$dir/src/Modelfile"
+if grep -q "copying file" "$dir/err"; then bad "second create skips the upload: $(cat "$dir/err")"
+else ok "second create skips the upload"; fi
+[ "$(grep -c '"path":"/api/blobs/sha256:[0-9a-f]*","status":201' "$dir/serve.log")" -eq 1 ] \
+  && ok "uploaded once" || bad "uploaded once: $(grep blobs "$dir/serve.log")"
+run "create --quantize through the server" served "$locus" create big:q8 -f "$dir/src/Modelfile" --quantize q8_0
+run "show the quantized model" served "$locus" show big:q8
+has "server quantization" "quantization        Q8_0"
+printf 'FROM nosuch:model\n' >"$dir/src/Bad5"
+fails "server error in one line" 'nosuch' served "$locus" create x -f "$dir/src/Bad5"
+stop_served
 
 for cmd in list show ps cp rm stop create; do
   if "$locus" "$cmd" --help >"$dir/out" 2>&1 && grep -q "Usage" "$dir/out"; then ok "$cmd --help"
