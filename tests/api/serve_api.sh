@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `locus serve` end to end on a tiny random model, with curl on loopback only: the liveness probe and version,
 # Ollama chat streamed and not (ending in done:true), OpenAI chat streamed (ending in [DONE]) and not, a JSON
-# format answer that parses, /metrics counting the work, 404 for an unknown model, 401 with a key set, and a
+# format answer that parses, /metrics counting the work, /api/show of a store model, delete unloading it, logprobs on both APIs (shapes, counts, 400s), 404 for an unknown model, 401 with a key set, and a
 # client that disconnects mid-stream freeing its slot (with one slot, a later request still completes).
 # usage: serve_api.sh LOCUS LOCUS_MKMODEL
 set -u
@@ -177,6 +177,34 @@ long='{"model":"'"$model"'","messages":[{"role":"user","content":"Hello"}],"opti
 curl -sN --max-time 1 "$(base)/api/chat" -d "$long" >/dev/null 2>&1
 out=$(curl -s --max-time 30 "$(base)/api/chat" -d "$chat,\"stream\":false}")
 echo "$out" | grep -q '"done":true' && ok "disconnect frees the slot" || bad "after a disconnect: $out"
+
+# A store model: /api/show gives its parameters as `ollama show` prints them and its license; deleting it while it
+# is loaded unloads it.
+printf 'FROM %s\nPARAMETER temperature 0.5\nPARAMETER stop "<end>"\nLICENSE """Test licence"""\n' "$model" >"$dir/Modelfile"
+LOCUS_MODELS="$dir/store" LOCUS_HOST=127.0.0.1:1 "$locus" create del:test -f "$dir/Modelfile" >/dev/null 2>&1 \
+  || bad "locus create del:test"
+out=$(curl -s "$(base)/api/show" -d '{"model":"del:test"}')
+echo "$out" | python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+lines = sorted(j["parameters"].splitlines())
+assert lines == ["stop" + " " * 27 + "\"<end>\"", "temperature" + " " * 20 + "0.5"], lines
+assert j["license"] == "Test licence", j.get("license")
+assert "PARAMETER temperature 0.5" in j["modelfile"] and "LICENSE" in j["modelfile"], j["modelfile"]
+assert j["details"]["format"] == "gguf" and "completion" in j["capabilities"]' \
+  && ok "/api/show: parameters, license, modelfile" || bad "/api/show of a store model: $out"
+curl -s "$(base)/api/generate" -d '{"model":"del:test","keep_alive":-1}' >/dev/null
+if curl -s "$(base)/api/ps" | grep -q '"del:test"'; then
+  curl -s -X DELETE "$(base)/api/delete" -d '{"model":"del:test"}' >/dev/null
+  gone=0
+  for _ in $(seq 1 30); do
+    curl -s "$(base)/api/ps" | grep -q '"del:test"' || { gone=1; break; }
+    sleep 0.1
+  done
+  [ $gone = 1 ] && ok "deleting a loaded model unloads it" || bad "deleted model still loaded: $(curl -s "$(base)/api/ps")"
+else
+  bad "del:test did not load: $(curl -s "$(base)/api/ps")"
+fi
 
 grep -q '"route":"local"' "$dir/log" && ok "access log lines" || bad "no access log: $(tail -n 3 "$dir/log")"
 stop_server && ok "SIGTERM exits 0" || bad "SIGTERM exit code"

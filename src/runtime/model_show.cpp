@@ -1,0 +1,72 @@
+#include "runtime/model_show.h"
+
+#include <type_traits>
+#include <variant>
+
+#include "gguf/file.h"
+#include "runtime/model_create.h"
+
+namespace locus::runtime {
+namespace {
+
+using OrderedJson = nlohmann::ordered_json;
+
+// A GGUF metadata value as JSON; arrays (the vocabulary...) only when verbose, else null as Ollama sends them.
+OrderedJson value_json(const gguf::Value& v, bool verbose) {
+  if (const gguf::Array* a = v.as_array()) {
+    if (!verbose) return nullptr;
+    OrderedJson arr = OrderedJson::array();
+    for (const auto& item : a->items) arr.push_back(value_json(item, true));
+    return arr;
+  }
+  return std::visit(
+      [](const auto& x) -> OrderedJson {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, std::shared_ptr<gguf::Array>>) return nullptr;
+        else return OrderedJson(x);
+      },
+      v.data);
+}
+
+}  // namespace
+
+OrderedJson details_json(const ModelDetails& d) {
+  return OrderedJson{{"parent_model", d.parent_model},     {"format", d.format},
+                     {"family", d.family},                 {"families", d.families},
+                     {"parameter_size", d.parameter_size}, {"quantization_level", d.quantization_level}};
+}
+
+OrderedJson model_capabilities() { return OrderedJson::array({"completion", "tools", "thinking"}); }
+
+ShownModel show_model(const ModelStore& store, const std::string& ref, bool verbose) {
+  ShownModel out;
+  ResolvedModel& m = out.resolved;
+  m = store.resolve_model_ref(ref);
+  const ModelDetails details = store.details(m);
+  OrderedJson info = OrderedJson::object();
+  std::string chat_template;
+  const auto file = gguf::GgufFile::open(m.model_path.string());
+  for (const auto& [key, value] : file.content().metadata) {
+    if (key == "tokenizer.chat_template") {  // shown as the template, not as model information
+      if (const auto* s = std::get_if<std::string>(&value.data)) chat_template = *s;
+      continue;
+    }
+    info[key] = value_json(value, verbose);
+  }
+  OrderedJson& body = out.body;
+  body = OrderedJson{{"modelfile", modelfile_text(m, m.model_path.string())},
+                     {"parameters", m.params ? format_parameters(*m.params) : std::string()},
+                     {"template", m.template_text.value_or(chat_template)}};
+  if (m.system_text) body["system"] = *m.system_text;
+  if (!m.licenses.empty()) {
+    std::string license;
+    for (const auto& l : m.licenses) license += (license.empty() ? "" : "\n\n") + l;
+    body["license"] = license;
+  }
+  body["details"] = details_json(details);
+  body["model_info"] = std::move(info);
+  body["capabilities"] = model_capabilities();
+  return out;
+}
+
+}  // namespace locus::runtime

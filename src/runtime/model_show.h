@@ -1,0 +1,32 @@
+// The model-information answers shared by `GET /api/tags`, `POST /api/show` and the CLI's `list` / `show`
+// when no server runs: one place decides what a model's details, Modelfile and metadata look like.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "runtime/model_details.h"
+#include "runtime/model_store.h"
+
+namespace locus::runtime {
+
+// The `details` object: parent_model, format, family, families, parameter_size, quantization_level.
+nlohmann::ordered_json details_json(const ModelDetails& details);
+
+// What the engine can do with a Gemma 4 text model: ["completion", "tools", "thinking"].
+nlohmann::ordered_json model_capabilities();
+
+// /api/show for a model name or GGUF path: modelfile (modelfile_text), parameters (format_parameters, as
+// `ollama show --parameters` prints them), template (the manifest's, else the GGUF's chat template), system,
+// license (the manifest's licenses, blank-line separated; absent when none), details, model_info (the GGUF
+// metadata but the chat template; arrays only when `verbose`, null otherwise, as Ollama sends them),
+// capabilities; the caller adds modified_at (`modified_at` of the resolved model, in its time format).
+// Throws StoreError (not found, corrupt) and what the GGUF reader throws.
+struct ShownModel {
+  nlohmann::ordered_json body;
+  ResolvedModel resolved;
+};
+ShownModel show_model(const ModelStore& store, const std::string& ref, bool verbose);
+
+}  // namespace locus::runtime
