@@ -6,13 +6,12 @@
 #include <cstdlib>
 #include <ctime>
 #include <stdexcept>
-#include <variant>
 
 #include <unistd.h>
 
 #include "cli/progress.h"
-#include "gguf/file.h"
 #include "runtime/model_create.h"
+#include "runtime/model_show.h"
 #include "runtime/model_store.h"
 #include "runtime/sha256.h"
 #include "server/server_config.h"
@@ -32,11 +31,8 @@ std::string rfc3339(std::chrono::system_clock::time_point t) {
   return buf;
 }
 
-json details_json(const runtime::ModelDetails& d) {
-  return json{{"parent_model", d.parent_model},     {"format", d.format},
-              {"family", d.family},                 {"families", d.families},
-              {"parameter_size", d.parameter_size}, {"quantization_level", d.quantization_level}};
-}
+// The runtime's answers keep Ollama's field order (ordered_json); the CLI reads them by name.
+json plain(const nlohmann::ordered_json& j) { return json::parse(j.dump()); }
 
 // ---- HTTP ----
 
@@ -272,17 +268,6 @@ class HttpClient : public ModelClient {
 
 // ---- the local store ----
 
-json value_json(const gguf::Value& v) {
-  if (v.as_array() != nullptr) return nullptr;  // long arrays (the vocabulary) are left out, as the API does
-  return std::visit(
-      [](const auto& x) -> json {
-        using T = std::decay_t<decltype(x)>;
-        if constexpr (std::is_same_v<T, std::shared_ptr<gguf::Array>>) return nullptr;
-        else return json(x);
-      },
-      v.data);
-}
-
 class LocalClient : public ModelClient {
  public:
   LocalClient() : store_(runtime::ModelStore::from_environment()) {}
@@ -296,35 +281,15 @@ class LocalClient : public ModelClient {
                         {"modified_at", rfc3339(e.modified_at)},
                         {"size", e.size_bytes},
                         {"digest", e.digest},
-                        {"details", details_json(e.details)}});
+                        {"details", plain(runtime::details_json(e.details))}});
     }
     return json{{"models", models}};
   }
 
   json show(const std::string& model) override {
-    const runtime::ResolvedModel m = store_.resolve_model_ref(model);
-    const runtime::ModelDetails details = store_.details(m);
-    json info = json::object();
-    std::string chat_template;
-    const auto file = gguf::GgufFile::open(m.model_path.string());
-    for (const auto& [key, value] : file.content().metadata) {
-      if (key == "tokenizer.chat_template") continue;  // shown as the template, not as model information
-      info[key] = value_json(value);
-    }
-    json capabilities = json::array({"completion", "tools", "thinking"});
-    json out{{"modelfile", runtime::modelfile_text(m, m.model_path.string())},
-             {"parameters", m.params ? runtime::format_parameters(*m.params) : std::string()},
-             {"template", m.template_text.value_or("")},
-             {"details", details_json(details)},
-             {"model_info", info},
-             {"capabilities", capabilities},
-             {"modified_at", rfc3339(m.modified_at)}};
-    if (m.system_text) out["system"] = *m.system_text;
-    if (!m.licenses.empty()) {
-      std::string license;
-      for (const auto& l : m.licenses) license += (license.empty() ? "" : "\n\n") + l;
-      out["license"] = license;
-    }
+    runtime::ShownModel shown = runtime::show_model(store_, model, false);
+    json out = plain(shown.body);
+    out["modified_at"] = rfc3339(shown.resolved.modified_at);
     return out;
   }
 

@@ -2,14 +2,11 @@
 // for the routes a fake need not serve.
 #include <chrono>
 
+#include "runtime/model_create.h"
 #include "runtime/model_pull.h"
 #include "server/backend.h"
 #include "server/backend_internal.h"
 
-#if __has_include("runtime/model_create.h")
-#include "runtime/model_create.h"
-#define LOCUS_HAVE_MODEL_CREATE 1
-#endif
 
 namespace locus::server {
 namespace {
@@ -79,7 +76,6 @@ JsonReply RuntimeBackend::pull(const std::string& model, bool insecure,
 
 JsonReply RuntimeBackend::create(const nlohmann::json& body,
                                  const std::function<void(const std::string& status)>& on_status) {
-#ifdef LOCUS_HAVE_MODEL_CREATE
   JsonReply r;
   std::lock_guard<std::timed_mutex> lock(write_mutex_);
   std::string model;
@@ -93,9 +89,6 @@ JsonReply RuntimeBackend::create(const nlohmann::json& body,
     r.error = ApiError{500, std::string("create failed: ") + e.what(), ""};
   }
   return r;
-#else
-  return Backend::create(body, on_status);
-#endif
 }
 
 }  // namespace locus::server

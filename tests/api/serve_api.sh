@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `locus serve` end to end on a tiny random model, with curl on loopback only: the liveness probe and version,
 # Ollama chat streamed and not (ending in done:true), OpenAI chat streamed (ending in [DONE]) and not, a JSON
-# format answer that parses, /metrics counting the work, /api/show of a store model, delete unloading it, logprobs on both APIs (shapes, counts, 400s), 404 for an unknown model, 401 with a key set, and a
-# client that disconnects mid-stream freeing its slot (with one slot, a later request still completes).
+# format answer that parses, /metrics counting the work, logprobs on both APIs (shapes, counts, 400s), /api/show
+# of a store model, delete unloading it, 404 for an unknown model, 401 with a key set, and a client that
+# disconnects mid-stream freeing its slot (with one slot, a later request still completes).
 # usage: serve_api.sh LOCUS LOCUS_MKMODEL
 set -u
 locus=$1 mkmodel=$2
