@@ -238,12 +238,18 @@ void Gemma4Model::forward(SequenceId seq, std::span<const int32_t> tokens, int32
   }
 }
 
-void Gemma4Model::forward_batch(std::span<const BatchItem> items, std::span<float> logits_out) {
+void Gemma4Model::forward_batch(std::span<const BatchItem> items, std::span<float> logits_out, size_t first_logits_row) {
   const uint64_t V = config_.n_vocab;
   const size_t n = items.size();
-  if (logits_out.size() < n * V) {
+  if (first_logits_row > n) {
+    throw std::invalid_argument("forward_batch: first_logits_row " + std::to_string(first_logits_row) + " beyond the " +
+                                std::to_string(n) + " items");
+  }
+  const size_t n_rows = n - first_logits_row;
+  if (logits_out.size() < n_rows * V) {
     throw std::invalid_argument("forward_batch: logits_out holds " + std::to_string(logits_out.size()) +
-                                " floats, expected " + std::to_string(n * V) + " (" + std::to_string(n) + " rows)");
+                                " floats, expected " + std::to_string(n_rows * V) + " (" + std::to_string(n_rows) +
+                                " rows)");
   }
   // Everything is checked before any cache changes (the message is only built on failure: no allocation
   // per token).
@@ -254,16 +260,18 @@ void Gemma4Model::forward_batch(std::span<const BatchItem> items, std::span<floa
   for (size_t i = 0; i < n; ++i) {
     const BatchItem& it = items[i];
     if (!has_sequence(it.sequence)) refuse(i, "no such sequence");
-    // One token per sequence: a second one would have to attend to the first, which this step does not do.
-    for (size_t j = 0; j < i; ++j) {
+    const KvCache& kv = *sequences_[static_cast<size_t>(it.sequence)];
+    // The sequence's position so far: its n_past, or one past its latest item before this one.
+    int32_t expected = kv.n_past();
+    for (size_t j = i; j-- > 0;) {
       if (items[j].sequence == it.sequence) {
-        refuse(i, "the sequence is already item " + std::to_string(j) +
-                      " (one token per sequence per call; use forward() for several)");
+        expected = items[j].pos + 1;
+        break;
       }
     }
-    const KvCache& kv = *sequences_[static_cast<size_t>(it.sequence)];
-    if (it.pos != kv.n_past()) {
-      refuse(i, "position " + std::to_string(it.pos) + ", expected its n_past " + std::to_string(kv.n_past()));
+    if (it.pos != expected) {
+      refuse(i, "position " + std::to_string(it.pos) + ", expected " + std::to_string(expected) +
+                    (expected == kv.n_past() ? " (its n_past)" : " (the previous item's + 1)"));
     }
     if (static_cast<uint32_t>(it.pos) >= kv.n_ctx()) {
       refuse(i, "context of " + std::to_string(kv.n_ctx()) + " positions is full");
@@ -272,7 +280,9 @@ void Gemma4Model::forward_batch(std::span<const BatchItem> items, std::span<floa
       refuse(i, "token " + std::to_string(it.token) + " outside [0, " + std::to_string(config_.n_vocab) + ")");
     }
   }
-  // Steps of n_batch items (the activation buffers' size); the items' token ids are gathered for step().
+  // Steps of n_batch items (the activation buffers' size); the items' token ids are gathered for step(). A
+  // sequence's items in one step are written to its cache before any is attended, each query looking back from
+  // its own position only (the sliding layers' rings hold window + n_batch cells for this).
   const size_t B = n_batch_;
   for (size_t s = 0; s < n; s += B) {
     const size_t m = std::min(B, n - s);
@@ -281,7 +291,10 @@ void Gemma4Model::forward_batch(std::span<const BatchItem> items, std::span<floa
       slots_[t] = {sequences_[static_cast<size_t>(it.sequence)].get(), it.pos};
       batch_tokens_[t] = it.token;
     }
-    step(batch_tokens_.data(), static_cast<int64_t>(m), false, 0, logits_out.data() + s * V);
+    // Rows of this step that give logits, and where they go.
+    const size_t first = std::clamp(first_logits_row, s, s + m) - s;
+    float* out = first < m ? logits_out.data() + (s + first - first_logits_row) * V : nullptr;
+    step(batch_tokens_.data(), static_cast<int64_t>(m), false, static_cast<int64_t>(first), out);
   }
 }
 
@@ -453,18 +466,40 @@ void Gemma4Model::attention_block(uint32_t l, int64_t n, bool one_sequence) {
                                            : llama_cpp_attention_numerics(n);
     attention(slots_[0].cache->layer(l), batch, numerics, *pool_, attention_scratch_);
   } else {
-    // Each token is one query of its own sequence: the numerics of a one-token step, so a row comes out as
-    // decoding that sequence alone gives it.
-    for (int64_t t = 0; t < n; ++t) {
+    // A run of several tokens of one sequence (a prompt chunk among other sequences' decode steps) is attended
+    // as forward() attends a chunk: one batch, its numerics. Every other token is one query of its own sequence,
+    // with the numerics of a one-token step, so a row comes out as decoding that sequence alone gives it.
+    size_t n_rows = 0;
+    for (int64_t t = 0; t < n;) {
       const TokenSlot& slot = slots_[static_cast<size_t>(t)];
-      attention_rows_[static_cast<size_t>(t)] = {&slot.cache->layer(l), q_.data() + t * q_dim, slot.pos,
-                                                 att_.data() + t * q_dim};
+      int64_t run = 1;
+      while (t + run < n && slots_[static_cast<size_t>(t + run)].cache == slot.cache &&
+             slots_[static_cast<size_t>(t + run)].pos == slot.pos + run) {
+        ++run;
+      }
+      if (run > 1) {
+        AttentionBatch batch;
+        batch.q = q_.data() + t * q_dim;
+        batch.n_tokens = run;
+        batch.pos0 = slot.pos;
+        batch.n_head = c.n_head;
+        batch.window = window;
+        batch.out = att_.data() + t * q_dim;
+        const AttentionNumerics numerics = attention_precision_ == AttentionPrecision::kF32
+                                               ? AttentionNumerics::kF32
+                                               : llama_cpp_attention_numerics(run);
+        attention(slot.cache->layer(l), batch, numerics, *pool_, attention_scratch_);
+      } else {
+        attention_rows_[n_rows++] = {&slot.cache->layer(l), q_.data() + t * q_dim, slot.pos, att_.data() + t * q_dim};
+      }
+      t += run;
     }
     const AttentionNumerics numerics = attention_precision_ == AttentionPrecision::kF32
                                            ? AttentionNumerics::kF32
                                            : llama_cpp_attention_numerics(1);
-    attention_rows({attention_rows_.data(), static_cast<size_t>(n)}, c.n_head, window, numerics, *pool_,
-                   attention_scratch_);
+    if (n_rows > 0) {
+      attention_rows({attention_rows_.data(), n_rows}, c.n_head, window, numerics, *pool_, attention_scratch_);
+    }
   }
 
   tensor::matmul(w.attn_output, att_.data(), n, proj_.data(), *pool_, matmul_scratch_);

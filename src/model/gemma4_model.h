@@ -59,7 +59,8 @@ struct Gemma4ModelOptions {
 using SequenceId = int32_t;
 inline constexpr SequenceId kDefaultSequence = 0;
 
-// One token of forward_batch: the next token of `sequence`, at pos == that sequence's n_past.
+// One token of forward_batch: a token of `sequence` at position pos (its n_past, or the previous item's pos + 1
+// for the sequence's later items in the same call).
 struct BatchItem {
   SequenceId sequence = kDefaultSequence;
   int32_t token = 0;
@@ -131,13 +132,17 @@ class Gemma4Model {
   void forward(SequenceId seq, std::span<const int32_t> tokens, int32_t pos, std::span<float> logits_out,
                bool all_logits);
 
-  // Evaluates one token for each item (each item's sequence at its own position) in one pass over the
-  // weights, and writes one row of n_vocab logits per item, in order, to logits_out (items.size() * n_vocab
-  // floats). Each row equals what forward() on that sequence alone gives, up to the summation order of the
-  // matrix products over several tokens. More than n_batch items run in steps of n_batch. Throws
-  // std::invalid_argument, with every cache unchanged, for: an unknown sequence, two items of one sequence,
-  // pos != that sequence's n_past, its context full, a token out of range, logits_out too small.
-  void forward_batch(std::span<const BatchItem> items, std::span<float> logits_out);
+  // Evaluates the items (each a token of its sequence at its own position) in one pass over the weights, and
+  // writes one row of n_vocab logits per item from first_logits_row on, in order, to logits_out
+  // ((items.size() - first_logits_row) * n_vocab floats; the items before first_logits_row give none). Usually
+  // one token per sequence (decoding several streams); a sequence may also have several items, at
+  // consecutive positions in order (a prompt chunk riding along with other streams' decode steps), each
+  // attending to its sequence's earlier positions only. Each row equals what forward() on that sequence alone
+  // gives, up to the summation order of the matrix products over several tokens. More than n_batch items run in
+  // steps of n_batch. Throws std::invalid_argument, with every cache unchanged, for: an unknown sequence, a
+  // sequence's first item not at its n_past or a later one not at the previous one's pos + 1, its context
+  // full, a token out of range, first_logits_row beyond the items, logits_out too small.
+  void forward_batch(std::span<const BatchItem> items, std::span<float> logits_out, size_t first_logits_row = 0);
 
   // The embedding of `tokens` (a text's ids, BOS included when wanted; nothing is added here), n_embd floats
   // to out: the final hidden state after output_norm (the LM head's input, before the head and the softcap),

@@ -164,6 +164,69 @@ TEST(Gemma4SequencesTest, MoreItemsThanNBatchRunInSteps) {
   std::printf("[ measured ] n_batch 2: worst row difference %.3g of the row's range\n", worst);
 }
 
+// A prompt evaluated in chunks inside other sequences' decode steps (as the scheduler does while streams
+// generate): its tokens first, several of one sequence in one call, only its last token giving logits. Every
+// decode row and the prompt's last row match each sequence run alone; so does the prompt's sequence decoding on
+// afterwards (its cache holds what a plain forward() writes, to rounding).
+TEST(Gemma4SequencesTest, PromptChunksRideAlongWithDecodeSteps) {
+  const Gemma4Config c = testing::small_config(6, 8);
+  for (const auto& [type, bound] : {std::pair{GgmlType::F32, kSameProducts}, std::pair{GgmlType::Q8_0, kGemmProducts}}) {
+    const std::string name(gguf::ggml_type_info(type).name);
+    const std::string path = write_model("mixed-" + name + ".gguf", c, type);
+    const Gemma4ModelOptions o = options(128, 16);
+    // b and c decode 12 tokens each while a's prompt of 29 tokens goes in chunks of 5 (the last of 4), then a
+    // decodes 6 tokens beside them.
+    const auto sc = scripts({{29, 6}, {7, 12}, {15, 12}}, c.n_vocab, 40);
+    auto m = Gemma4Model::load(path, o);
+    const size_t V = m->n_vocab();
+    const SequenceId a = kDefaultSequence, b = m->add_sequence(), cc = m->add_sequence();
+    std::vector<float> last(V);
+    m->forward(b, sc[1].prompt, 0, last, false);
+    m->forward(cc, sc[2].prompt, 0, last, false);
+    std::vector<float> out(3 * V), a_prompt_last(V), a_rows, b_rows, c_rows;
+    size_t a_pos = 0, step = 0;
+    while (step < 12) {
+      std::vector<BatchItem> items;
+      const size_t n = std::min<size_t>(5, sc[0].prompt.size() - a_pos);
+      for (size_t i = 0; i < n; ++i) items.push_back({a, sc[0].prompt[a_pos + i], static_cast<int32_t>(a_pos + i)});
+      const bool ends = n > 0 && a_pos + n == sc[0].prompt.size();
+      const bool a_decodes = n == 0 && step >= 6;  // a's prompt done: its 6 tokens from step 6 on
+      if (a_decodes) items.push_back({a, sc[0].next[step - 6], m->n_past(a)});
+      items.push_back({b, sc[1].next[step], m->n_past(b)});
+      items.push_back({cc, sc[2].next[step], m->n_past(cc)});
+      const size_t first = n - (ends ? 1 : 0);
+      m->forward_batch(items, {out.data(), (items.size() - first) * V}, first);
+      size_t r = 0;
+      if (ends) std::copy(out.begin(), out.begin() + V, a_prompt_last.begin()), ++r;
+      if (a_decodes) a_rows.insert(a_rows.end(), out.begin() + r * V, out.begin() + (r + 1) * V), ++r;
+      b_rows.insert(b_rows.end(), out.begin() + r * V, out.begin() + (r + 1) * V), ++r;
+      c_rows.insert(c_rows.end(), out.begin() + r * V, out.begin() + (r + 1) * V);
+      a_pos += n;
+      ++step;
+    }
+    EXPECT_EQ(m->n_past(a), static_cast<int32_t>(sc[0].prompt.size() + 6));
+    // References: each sequence alone.
+    auto ref_model = Gemma4Model::load(path, o);
+    std::vector<float> ref_last(V);
+    ref_model->forward(sc[0].prompt, 0, ref_last, false);
+    double worst = relative_diff(a_prompt_last.data(), ref_last.data(), V);
+    EXPECT_LE(worst, bound) << name << ": the prompt's last row";
+    const auto check = [&](const std::vector<float>& got, const Script& s, size_t rows, const char* who) {
+      const auto ref = alone(path, o, s);
+      for (size_t r = 0; r < rows; ++r) {
+        const double d = relative_diff(got.data() + r * V, ref.data() + r * V, V);
+        EXPECT_LE(d, bound) << name << " " << who << " step " << r;
+        worst = std::max(worst, d);
+      }
+    };
+    check(a_rows, sc[0], 6, "a");
+    check(b_rows, sc[1], 12, "b");
+    check(c_rows, sc[2], 12, "c");
+    std::printf("[ measured ] %s, prompt chunks with decode steps: worst row difference %.3g of the row's range\n",
+                name.c_str(), worst);
+  }
+}
+
 TEST(Gemma4SequencesTest, SequencesComeAndGoAndRemovedIdsAreReused) {
   const Gemma4Config c = testing::small_config(6, 8);
   const std::string path = write_model("come-and-go.gguf", c, GgmlType::Q8_0);
@@ -283,12 +346,18 @@ TEST(Gemma4SequencesTest, ForwardBatchRefusesBadItemsAndLeavesEveryCacheUnchange
   refused({{d, 1, 0}, {7, 1, 0}}, "item 1 (sequence 7): no such sequence");
   refused({{-1, 1, 0}}, "no such sequence");
   refused({{gone, 1, 0}}, "no such sequence");
-  refused({{0, 1, 4}}, "position 4, expected its n_past 5");   // behind n_past
-  refused({{d, 1, 0}, {0, 1, 6}}, "position 6, expected its n_past 5");  // ahead of it
+  refused({{0, 1, 4}}, "position 4, expected 5 (its n_past)");   // behind n_past
+  refused({{d, 1, 0}, {0, 1, 6}}, "position 6, expected 5 (its n_past)");  // ahead of it
   refused({{0, 1, 5}, {b, 1, 6}}, "context of 6 positions is full");
-  refused({{0, 1, 5}, {d, 1, 0}, {0, 2, 5}}, "item 2 (sequence 0): the sequence is already item 0");
+  refused({{0, 1, 5}, {d, 1, 0}, {0, 2, 5}}, "item 2 (sequence 0): position 5, expected 6 (the previous item's + 1)");
+  refused({{0, 1, 5}, {0, 2, 7}}, "item 1 (sequence 0): position 7, expected 6");  // a gap
   refused({{d, static_cast<int32_t>(c.n_vocab), 0}}, "token 300 outside [0, 300)");
   refused({{d, 1, 0}, {0, 1, 5}}, "logits_out holds", V);
+  {
+    std::vector<float> o(V);
+    EXPECT_THROW(m->forward_batch(std::vector<BatchItem>{{d, 1, 0}}, o, 2), std::invalid_argument);  // first row past the end
+    EXPECT_EQ(m->n_past(d), 0);
+  }
   EXPECT_THROW(m->remove_sequence(kDefaultSequence), std::invalid_argument);
   EXPECT_THROW(m->remove_sequence(gone), std::invalid_argument);
   EXPECT_THROW(m->n_past(gone), std::invalid_argument);
