@@ -76,8 +76,8 @@ struct Scheduler::Slot {
 };
 
 Scheduler::Scheduler(Gemma4Engine& engine, SchedulerOptions options) : engine_(engine), options_(options) {
-  if (options_.n_slots < 1 || options_.max_queue < 0 || options_.prompt_chunk < 1) {
-    throw std::invalid_argument("scheduler: needs n_slots >= 1, max_queue >= 0, prompt_chunk >= 1");
+  if (options_.n_slots < 1 || options_.max_queue < 0 || options_.prompt_chunk < 1 || options_.mixed_prompt_chunk < 1) {
+    throw std::invalid_argument("scheduler: needs n_slots >= 1, max_queue >= 0, prompt_chunk >= 1, mixed_prompt_chunk >= 1");
   }
   model::Gemma4Model& m = engine_.model();
   // Slot 0 is the model's own sequence (sized when it was loaded); the others get slot_ctx positions.
@@ -86,7 +86,7 @@ Scheduler::Scheduler(Gemma4Engine& engine, SchedulerOptions options) : engine_(e
     slots_.push_back(std::make_unique<Slot>(engine_, seq));
   }
   batch_logits_.resize(slots_.size() * static_cast<size_t>(engine_.n_vocab()));
-  batch_items_.reserve(slots_.size());
+  batch_items_.reserve(slots_.size() + static_cast<size_t>(options_.mixed_prompt_chunk));
   batch_owners_.reserve(slots_.size());
   last_activity_ = Clock::now();
   thread_ = std::thread([this] { run(); });
@@ -153,6 +153,13 @@ void Scheduler::run() {
 
 void Scheduler::end_job(Slot& s) {
   if (s.decoding) s.result.eval_seconds = seconds_between(s.t_prompt_done, Clock::now());
+  // The slot counts as free before the sink hears of the end, so that whoever waits for the answer sees the
+  // request gone from stats() (only this thread fills slots, so nothing takes it in between).
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    --active_;
+    last_activity_ = Clock::now();
+  }
   s.stepper.finish(s.result, *s.job->sink);
   // What the sequence's cache now holds, for the next request's prompt cache.
   s.cached.assign(s.tokens.begin(), s.tokens.begin() + std::min<size_t>(s.tokens.size(),
@@ -160,9 +167,6 @@ void Scheduler::end_job(Slot& s) {
   s.job.reset();
   s.constraint.reset();
   s.decoding = false;
-  std::lock_guard<std::mutex> lock(mutex_);
-  --active_;
-  last_activity_ = Clock::now();
 }
 
 void Scheduler::fail_sequence(Slot& s, const std::string& message) {
@@ -281,33 +285,9 @@ void Scheduler::step() {
     const int32_t left = s.n_prompt - m.n_past(s.seq);
     if (prompt_slot == nullptr || left < prompt_slot->n_prompt - m.n_past(prompt_slot->seq)) prompt_slot = &s;
   }
-  if (prompt_slot != nullptr) {
-    Slot& s = *prompt_slot;
-    const int32_t pos = m.n_past(s.seq);
-    const int32_t n = std::min(options_.prompt_chunk, s.n_prompt - pos);
-    try {
-      const auto t0 = Clock::now();
-      m.forward(s.seq, std::span<const int32_t>(s.tokens).subspan(static_cast<size_t>(pos), static_cast<size_t>(n)),
-                pos, s.logits, false);
-      times.model_prompt_ns += ns_between(t0, Clock::now());
-      times.prompt_tokens += static_cast<uint64_t>(n);
-    } catch (const std::exception& e) {
-      fail_sequence(s, std::string("prompt evaluation failed: ") + e.what());
-      return;
-    }
-    if (pos + n == s.n_prompt) {
-      s.t_prompt_done = Clock::now();
-      s.result.prompt_eval_count = s.n_prompt - s.result.prompt_cached_tokens;
-      s.result.prompt_eval_seconds = seconds_between(s.t_start, s.t_prompt_done);
-      s.decoding = true;
-      const auto t0 = Clock::now();
-      s.next = s.stepper.step(s.logits, s.tokens, s.n_prompt, s.n_ctx, *s.job->sink, s.result);
-      times.token_ns += ns_between(t0, Clock::now());
-      if (s.next < 0) end_job(s);
-    }
-  }
-
-  // 3. One decode step for every slot that has a token to evaluate.
+  // 3. One pass: a decode step for every slot that has a token to evaluate, with the prompt chunk riding along
+  //    when there is one (its tokens first; only its last token, when it ends the prompt, gives logits). With
+  //    nobody decoding, the prompt runs alone, in bigger chunks and with the one-sequence attention.
   std::vector<model::BatchItem>& items = batch_items_;
   std::vector<Slot*>& owners = batch_owners_;
   items.clear();
@@ -315,26 +295,74 @@ void Scheduler::step() {
   for (auto& slot : slots_) {
     Slot& s = *slot;
     if (s.job == nullptr || !s.decoding || s.next < 0) continue;
-    items.push_back({s.seq, s.next, m.n_past(s.seq)});
     owners.push_back(&s);
   }
-  if (items.empty()) return;
-  try {
+  // The prompt chunk: n tokens from pos; `ends` when it completes the prompt.
+  int32_t chunk_pos = 0, chunk_n = 0;
+  bool chunk_ends = false;
+  if (prompt_slot != nullptr) {
+    chunk_pos = m.n_past(prompt_slot->seq);
+    const int32_t limit = owners.empty() ? options_.prompt_chunk : options_.mixed_prompt_chunk;
+    chunk_n = std::min(limit, prompt_slot->n_prompt - chunk_pos);
+    chunk_ends = chunk_pos + chunk_n == prompt_slot->n_prompt;
+  }
+  const auto prompt_done = [&](Slot& s, std::span<const float> logits) {
+    s.t_prompt_done = Clock::now();
+    s.result.prompt_eval_count = s.n_prompt - s.result.prompt_cached_tokens;
+    s.result.prompt_eval_seconds = seconds_between(s.t_start, s.t_prompt_done);
+    s.decoding = true;
     const auto t0 = Clock::now();
-    m.forward_batch(items, std::span<float>(batch_logits_).first(items.size() * static_cast<size_t>(n_vocab)));
-    times.model_decode_ns += ns_between(t0, Clock::now());
-    times.decode_tokens += items.size();
-  } catch (const std::exception& e) {
-    for (Slot* s : owners) fail_sequence(*s, std::string("token evaluation failed: ") + e.what());
+    s.next = s.stepper.step(logits, s.tokens, s.n_prompt, s.n_ctx, *s.job->sink, s.result);
+    times.token_ns += ns_between(t0, Clock::now());
+    if (s.next < 0) end_job(s);
+  };
+  if (owners.empty()) {
+    if (prompt_slot == nullptr) return;
+    Slot& s = *prompt_slot;
+    try {
+      const auto t0 = Clock::now();
+      m.forward(s.seq, std::span<const int32_t>(s.tokens).subspan(static_cast<size_t>(chunk_pos), static_cast<size_t>(chunk_n)),
+                chunk_pos, s.logits, false);
+      times.model_prompt_ns += ns_between(t0, Clock::now());
+      times.prompt_tokens += static_cast<uint64_t>(chunk_n);
+    } catch (const std::exception& e) {
+      fail_sequence(s, std::string("prompt evaluation failed: ") + e.what());
+      return;
+    }
+    if (chunk_ends) prompt_done(s, s.logits);
     return;
   }
-  for (size_t i = 0; i < owners.size(); ++i) {
-    Slot& s = *owners[i];
-    s.tokens.push_back(s.next);
-    const std::span<const float> row =
-        std::span<const float>(batch_logits_).subspan(i * static_cast<size_t>(n_vocab), static_cast<size_t>(n_vocab));
+  for (int32_t i = 0; i < chunk_n; ++i) {
+    items.push_back({prompt_slot->seq, prompt_slot->tokens[static_cast<size_t>(chunk_pos + i)], chunk_pos + i});
+  }
+  for (Slot* s : owners) items.push_back({s->seq, s->next, m.n_past(s->seq)});
+  const size_t first_row = static_cast<size_t>(chunk_n - (chunk_ends ? 1 : 0));
+  const size_t n_rows = items.size() - first_row;
+  try {
     const auto t0 = Clock::now();
-    s.next = s.stepper.step(row, s.tokens, static_cast<int32_t>(s.tokens.size()), s.n_ctx, *s.job->sink, s.result);
+    m.forward_batch(items, std::span<float>(batch_logits_).first(n_rows * static_cast<size_t>(n_vocab)), first_row);
+    const uint64_t ns = ns_between(t0, Clock::now());
+    // The pass's time split by tokens between the prompt and the decode steps (counters only).
+    const uint64_t prompt_share = ns * static_cast<uint64_t>(chunk_n) / items.size();
+    times.model_prompt_ns += prompt_share;
+    times.model_decode_ns += ns - prompt_share;
+    times.prompt_tokens += static_cast<uint64_t>(chunk_n);
+    times.decode_tokens += owners.size();
+  } catch (const std::exception& e) {
+    for (Slot* s : owners) fail_sequence(*s, std::string("token evaluation failed: ") + e.what());
+    if (prompt_slot != nullptr) fail_sequence(*prompt_slot, std::string("prompt evaluation failed: ") + e.what());
+    return;
+  }
+  const auto row = [&](size_t r) {
+    return std::span<const float>(batch_logits_).subspan(r * static_cast<size_t>(n_vocab), static_cast<size_t>(n_vocab));
+  };
+  size_t r = 0;
+  if (chunk_ends) prompt_done(*prompt_slot, row(r++));
+  for (Slot* sp : owners) {
+    Slot& s = *sp;
+    s.tokens.push_back(s.next);
+    const auto t0 = Clock::now();
+    s.next = s.stepper.step(row(r++), s.tokens, static_cast<int32_t>(s.tokens.size()), s.n_ctx, *s.job->sink, s.result);
     times.token_ns += ns_between(t0, Clock::now());
     if (s.next < 0) end_job(s);
   }

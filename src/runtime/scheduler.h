@@ -1,13 +1,14 @@
 // Continuous batching on one loaded model: up to n_slots requests generate at once, each in its own sequence of
 // the model's KV cache, and every step decodes one token of every active request in a single forward pass
-// (model::Gemma4Model::forward_batch), so the weights are read once per step for all of them.
+// (model::Gemma4Model::forward_batch), so the weights are read once per step for all of them. A new request's
+// prompt joins that pass in chunks (mixed_prompt_chunk) while others generate, or runs alone in bigger chunks.
 //
 //   Scheduler s(engine, {.n_slots = 4, .max_queue = 32});
 //   auto job = std::make_shared<Job>();  job->prompt = ...;  job->sink = my_sink;
 //   if (s.submit(job) == Scheduler::Submit::queue_full) -> 503
 //
-// Requests beyond the free slots wait in a bounded queue (FIFO). A prompt is evaluated in chunks between decode
-// steps so that a long prompt does not stall the streams already running. Prompt cache: a slot keeps the tokens
+// Requests beyond the free slots wait in a bounded queue (FIFO). A prompt is evaluated in chunks, inside the
+// decode steps of the streams already running, so that a long prompt does not stall them. Prompt cache: a slot keeps the tokens
 // its sequence holds after a request; a new request goes to the free slot sharing the longest prefix with its
 // prompt and evaluates only the rest (GenerateResult::prompt_cached_tokens), as far as the sliding-window layers
 // allow rolling back (model::Gemma4Model::can_truncate).
@@ -74,7 +75,10 @@ struct SchedulerOptions {
   int n_slots = 4;           // requests generating at once
   int max_queue = 32;        // requests waiting for a slot; beyond it submit() refuses
   uint32_t slot_ctx = 4096;  // context (KV positions) of each slot
-  int prompt_chunk = 256;    // prompt tokens evaluated between two decode steps
+  int prompt_chunk = 256;    // prompt tokens evaluated at once while no other request is generating
+  // While other requests generate, a prompt is evaluated in chunks of this many tokens inside their decode
+  // steps (one pass over the weights for both), so their streams slow down during a long prompt but never stall.
+  int mixed_prompt_chunk = 64;
   SchedulerCounters* counters = nullptr;  // added to when set; must outlive the scheduler
 };
 

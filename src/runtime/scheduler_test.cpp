@@ -99,7 +99,8 @@ TEST(Scheduler, BatchedRequestsGiveTheTokensEachGivesAlone) {
       alone.push_back(r.tokens);
     }
   }
-  Scheduler s(*engine, {.n_slots = 4, .max_queue = 8, .slot_ctx = 512, .prompt_chunk = 5});
+  // Prompts alone in chunks of 5, and in chunks of 3 inside the decode steps of the requests already generating.
+  Scheduler s(*engine, {.n_slots = 4, .max_queue = 8, .slot_ctx = 512, .prompt_chunk = 5, .mixed_prompt_chunk = 3});
   std::vector<std::shared_ptr<Recorder>> sinks;
   for (const auto& t : texts) {
     sinks.push_back(std::make_shared<Recorder>());
