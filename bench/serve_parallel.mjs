@@ -4,8 +4,8 @@
 // it streams. For one round of N streams started together it prints, as JSON: per-stream tokens and decode rate
 // (tokens after the first over the time since the first); the steady aggregate rate, counting the pieces of all
 // streams that arrived while every stream was generating (from the last stream's first piece to the first
-// stream's last piece), which is what batching is about; the whole-round rate (all tokens over the round,
-// prompts included); and each stream's time to first token.
+// stream's last piece), converted to tokens with each stream's tokens per piece: what batching is about; the
+// whole-round rate (all tokens over the round, prompts included); and each stream's time to first token.
 import { parseArgs } from "node:util";
 
 const { values: opt } = parseArgs({
@@ -67,7 +67,9 @@ async function one(k) {
     if (opt.api !== "ollama" && j.stop && j.timings) count = j.timings.predicted_n;
   }
   end = performance.now();
-  return { ttft_ms: first - t0, tokens: count, first, end, times, t0,
+  // A streamed piece is a token's text, or several tokens' (an incomplete UTF-8 character waits for the next
+  // token; text the server's parser holds back); tokens per piece converts piece counts to tokens.
+  return { ttft_ms: first - t0, tokens: count, first, end, times, t0, per_piece: times.length ? count / times.length : 1,
            decode_tps: (count - 1) / ((end - first) / 1000) };
 }
 
@@ -78,7 +80,7 @@ for (const n of opt.streams.split(",").map(Number)) {
     // Steady window: every stream generating. Pieces are counted strictly after its start so that the rate is
     // (pieces) / (time they took).
     const w0 = Math.max(...runs.map((x) => x.first)), w1 = Math.min(...runs.map((x) => x.times.at(-1)));
-    const steady = runs.reduce((a, x) => a + x.times.filter((t) => t > w0 && t <= w1).length, 0);
+    const steady = runs.reduce((a, x) => a + x.per_piece * x.times.filter((t) => t > w0 && t <= w1).length, 0);
     const round = (Math.max(...runs.map((x) => x.end)) - Math.min(...runs.map((x) => x.t0))) / 1000;
     const total = runs.reduce((a, x) => a + x.tokens, 0);
     out.push({ streams: n, aggregate_tps: w1 > w0 ? steady / ((w1 - w0) / 1000) : NaN, round_tps: total / round,
