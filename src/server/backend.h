@@ -156,6 +156,9 @@ class RuntimeBackend final : public Backend {
   };
   Acquired acquire(const std::string& ref);
   void reap_loop();
+  // Takes write_mutex_ into `lock` (which must not own it), however long that takes, unless `cancel` is set
+  // meanwhile (a client that gave up while waiting must not start a pull or push): then false, unlocked.
+  bool lock_for_write(std::unique_lock<std::timed_mutex>& lock, const std::atomic<bool>& cancel);
 
   runtime::ModelStore& store_;
   BackendOptions options_;

@@ -7,7 +7,6 @@
 #include "server/backend.h"
 #include "server/backend_internal.h"
 
-
 namespace locus::server {
 namespace {
 
@@ -49,17 +48,21 @@ JsonReply Backend::create(const nlohmann::json&, const std::function<void(const 
   return r;
 }
 
+bool RuntimeBackend::lock_for_write(std::unique_lock<std::timed_mutex>& lock, const std::atomic<bool>& cancel) {
+  while (!lock.try_lock_for(std::chrono::milliseconds(250))) {
+    if (cancel.load()) return false;
+  }
+  return true;
+}
+
 JsonReply RuntimeBackend::pull(const std::string& model, bool insecure,
                                const std::function<void(const nlohmann::json& line)>& on_line,
                                const std::atomic<bool>& cancel) {
   JsonReply r;
   std::unique_lock<std::timed_mutex> lock(write_mutex_, std::defer_lock);
-  // Waiting for another pull: a client that gives up meanwhile must not start one.
-  while (!lock.try_lock_for(std::chrono::milliseconds(250))) {
-    if (cancel.load()) {
-      r.error = ApiError{499, "pull of \"" + model + "\" cancelled", ""};
-      return r;
-    }
+  if (!lock_for_write(lock, cancel)) {
+    r.error = ApiError{499, "pull of \"" + model + "\" cancelled", ""};
+    return r;
   }
   try {
     runtime::pull_model_for_api(store_, model, insecure, on_line, &cancel);

@@ -1,6 +1,4 @@
 // /api/push on RuntimeBackend, and the Backend default for fakes.
-#include <chrono>
-
 #include "runtime/model_push.h"
 #include "server/backend.h"
 #include "server/backend_internal.h"
@@ -37,14 +35,11 @@ JsonReply RuntimeBackend::push(const std::string& model, bool insecure,
                                const std::function<void(const nlohmann::json& line)>& on_line,
                                const std::atomic<bool>& cancel) {
   JsonReply r;
-  // The write lock keeps remove() from collecting blobs while they are read; a client that gives up while
-  // waiting for it must not start the push.
+  // The write lock keeps remove() from collecting blobs while they are read.
   std::unique_lock<std::timed_mutex> lock(write_mutex_, std::defer_lock);
-  while (!lock.try_lock_for(std::chrono::milliseconds(250))) {
-    if (cancel.load()) {
-      r.error = ApiError{499, "push of \"" + model + "\" cancelled", ""};
-      return r;
-    }
+  if (!lock_for_write(lock, cancel)) {
+    r.error = ApiError{499, "push of \"" + model + "\" cancelled", ""};
+    return r;
   }
   try {
     runtime::push_model_for_api(store_, model, insecure, on_line, &cancel);
