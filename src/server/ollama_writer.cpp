@@ -28,19 +28,11 @@ Json arguments_json(std::string_view text) {
 }
 
 // Ollama's Logprob: {token, logprob, bytes, top_logprobs} with top_logprobs omitted when empty (omitempty).
-Json token_logprob_json(const WireLogprob& t) {
-  Json j;
-  j["token"] = t.token;
-  j["logprob"] = wire_logprob(t.logprob);
-  j["bytes"] = wire_bytes(t.token);
-  return j;
-}
-
 Json logprob_entry_json(const TokenLogprobEntry& e) {
-  Json j = token_logprob_json(e.chosen);
+  Json j = wire_logprob_json(e.chosen);
   if (!e.top.empty()) {
     Json top = Json::array();
-    for (const auto& t : e.top) top.push_back(token_logprob_json(t));
+    for (const auto& t : e.top) top.push_back(wire_logprob_json(t));
     j["top_logprobs"] = std::move(top);
   }
   return j;

@@ -32,14 +32,6 @@ Json usage_json(const DoneEvent& d) {
   return u;
 }
 
-// Chat completions' {token, logprob, bytes, top_logprobs}; top_logprobs is always there (empty for top_logprobs 0).
-Json token_logprob_json(const WireLogprob& t) {
-  Json j;
-  j["token"] = t.token;
-  j["logprob"] = wire_logprob(t.logprob);
-  j["bytes"] = wire_bytes(t.token);
-  return j;
-}
 
 // Characters (UTF-8 code points) in `text`, counting a split character where its first byte is.
 int64_t count_chars(std::string_view text) {
@@ -70,9 +62,10 @@ class OpenAiWriter final : public ResponseWriter {
     if (finished_ || !want_logprobs_) return;
     for (const auto& e : entries) {
       if (chat_) {
-        Json j = token_logprob_json(e.chosen);
+        // {token, logprob, bytes, top_logprobs}: top_logprobs always there (empty for top_logprobs 0).
+        Json j = wire_logprob_json(e.chosen);
         Json top = Json::array();
-        for (const auto& t : e.top) top.push_back(token_logprob_json(t));
+        for (const auto& t : e.top) top.push_back(wire_logprob_json(t));
         j["top_logprobs"] = std::move(top);
         lp_["content"].push_back(std::move(j));
         continue;

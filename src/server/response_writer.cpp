@@ -76,6 +76,14 @@ nlohmann::ordered_json wire_bytes(std::string_view text) {
   return a;
 }
 
+nlohmann::ordered_json wire_logprob_json(const WireLogprob& t) {
+  nlohmann::ordered_json j;
+  j["token"] = t.token;
+  j["logprob"] = wire_logprob(t.logprob);
+  j["bytes"] = wire_bytes(t.token);
+  return j;
+}
+
 std::unique_ptr<ResponseWriter> make_response_writer(const ApiRequest& request, WriterConfig config) {
   if (!config.now) config.now = [] { return std::chrono::system_clock::now(); };
   if (is_openai(request.api)) return make_openai_writer(request, std::move(config));

@@ -111,6 +111,8 @@ std::unique_ptr<ResponseWriter> make_response_writer(const ApiRequest& request, 
 double wire_logprob(float logprob);
 // The bytes of `text` as JSON numbers 0..255 (OpenAI's and Ollama's `bytes`).
 nlohmann::ordered_json wire_bytes(std::string_view text);
+// {"token", "logprob", "bytes"}: one token's entry as both APIs write it (each adds its own top_logprobs).
+nlohmann::ordered_json wire_logprob_json(const WireLogprob& t);
 
 // `{"error":"message"}`: Ollama's error body (and, with a newline, its mid-stream error line).
 std::string ollama_error_body(std::string_view message);
