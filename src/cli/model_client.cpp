@@ -11,6 +11,7 @@
 
 #include "cli/progress.h"
 #include "runtime/model_create.h"
+#include "runtime/model_push.h"
 #include "runtime/model_show.h"
 #include "runtime/model_store.h"
 #include "runtime/sha256.h"
@@ -61,25 +62,28 @@ size_t append_body(char* data, size_t size, size_t n, void* user) {
   return size * n;
 }
 
-struct Upload {
-  std::FILE* file = nullptr;
+struct Transfer {
+  std::FILE* file = nullptr;  // the body to upload, if any
   std::function<void(uint64_t sent, uint64_t total)> progress;
+  const std::atomic<bool>* cancel = nullptr;
 };
 size_t read_upload(char* buffer, size_t size, size_t n, void* user) {
-  return std::fread(buffer, 1, size * n, static_cast<Upload*>(user)->file);
+  return std::fread(buffer, 1, size * n, static_cast<Transfer*>(user)->file);
 }
-int upload_progress(void* user, curl_off_t, curl_off_t, curl_off_t total, curl_off_t sent) {
-  const auto* up = static_cast<Upload*>(user);
-  if (total > 0) up->progress(static_cast<uint64_t>(sent), static_cast<uint64_t>(total));
+int transfer_progress(void* user, curl_off_t, curl_off_t, curl_off_t total, curl_off_t sent) {
+  const auto* t = static_cast<Transfer*>(user);
+  if (t->cancel != nullptr && t->cancel->load()) return 1;  // abandons the request
+  if (t->progress && total > 0) t->progress(static_cast<uint64_t>(sent), static_cast<uint64_t>(total));
   return 0;
 }
 
 // One request. `on_data` sees the body as it arrives (NDJSON progress); a failure to connect throws.
 // timeout_ms 0 means none (a create can run for minutes). `upload` is sent as the body, with `on_sent`
-// called as it goes.
+// called as it goes. Setting `cancel` abandons the request (it throws; the server sees the client leave).
 HttpReply http(const std::string& method, const std::string& url, const std::string* body, long timeout_ms,
                const std::function<void(std::string_view)>& on_data = {}, const fs::path* upload = nullptr,
-               const std::function<void(uint64_t sent, uint64_t total)>& on_sent = {}) {
+               const std::function<void(uint64_t sent, uint64_t total)>& on_sent = {},
+               const std::atomic<bool>* cancel = nullptr) {
   Curl curl;
   CURL* h = curl.get();
   HttpReply reply;
@@ -100,7 +104,14 @@ HttpReply http(const std::string& method, const std::string& url, const std::str
   if (const char* key = std::getenv("LOCUS_API_KEY"); key != nullptr && *key != '\0') {
     headers = curl_slist_append(headers, ("Authorization: Bearer " + std::string(key)).c_str());
   }
-  Upload up;
+  Transfer up;
+  up.progress = on_sent;
+  up.cancel = cancel;
+  if (on_sent || cancel != nullptr) {
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, transfer_progress);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, &up);
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+  }
   if (method == "HEAD") {
     curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
   } else if (upload != nullptr) {
@@ -111,12 +122,6 @@ HttpReply http(const std::string& method, const std::string& url, const std::str
     curl_easy_setopt(h, CURLOPT_READDATA, &up);
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(fs::file_size(*upload)));
     headers = curl_slist_append(headers, "Content-Type: application/octet-stream");
-    if (on_sent) {
-      up.progress = on_sent;
-      curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, upload_progress);
-      curl_easy_setopt(h, CURLOPT_XFERINFODATA, &up);
-      curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-    }
   } else if (body != nullptr) {
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, body->c_str());
@@ -193,31 +198,52 @@ class HttpClient : public ModelClient {
     if (!mf.licenses.empty()) body["license"] = mf.licenses;
     if (quantize) body["quantize"] = *quantize;
 
-    // NDJSON: {"status": ...} lines, or {"error": ...}.
-    std::string pending;
-    std::string failure;
-    const auto on_line = [&](std::string_view line) {
-      const json j = json::parse(line, nullptr, false);
+    ndjson_call("/api/create", body, [&](const json& j) {
+      if (j.contains("status") && j["status"].is_string() && progress) progress(j["status"].get<std::string>());
+    });
+  }
+
+  void push(const std::string& model, bool insecure, const std::atomic<bool>& cancel,
+            const std::function<void(const runtime::PullProgress&)>& progress) override {
+    bool success = false;
+    ndjson_call("/api/push", json{{"model", model}, {"insecure", insecure}, {"stream", true}}, [&](const json& j) {
+      runtime::PullProgress p;
+      p.status = j.value("status", "");
+      p.digest = j.value("digest", "");
+      p.total = j.value("total", uint64_t{0});
+      p.completed = j.value("completed", uint64_t{0});
+      success = success || p.status == "success";
+      if (progress) progress(p);
+    }, &cancel);
+    if (!success) throw std::runtime_error("the server at " + base_ + " ended the push without success");
+  }
+
+ private:
+  // POST with an NDJSON answer (create, push): each line's JSON object to on_line; an {"error": ...} line or an
+  // HTTP error status throws with the server's message.
+  void ndjson_call(const std::string& path, const json& body, const std::function<void(const json&)>& on_line,
+                   const std::atomic<bool>* cancel = nullptr) {
+    std::string pending, whole, failure;
+    const auto line = [&](std::string_view text) {
+      const json j = json::parse(text, nullptr, false);
       if (!j.is_object()) return;
       if (j.contains("error")) failure = j["error"].is_string() ? j["error"].get<std::string>() : j["error"].dump();
-      else if (j.contains("status") && j["status"].is_string() && progress) progress(j["status"].get<std::string>());
+      else on_line(j);
     };
     const std::string text = body.dump();
-    std::string whole;
-    const HttpReply r = http("POST", base_ + "/api/create", &text, 0, [&](std::string_view chunk) {
+    const HttpReply r = http("POST", base_ + path, &text, 0, [&](std::string_view chunk) {
       whole.append(chunk);
       pending.append(chunk);
       for (size_t nl; (nl = pending.find('\n')) != std::string::npos;) {
-        on_line(std::string_view(pending).substr(0, nl));
+        line(std::string_view(pending).substr(0, nl));
         pending.erase(0, nl + 1);
       }
-    });
-    if (!pending.empty()) on_line(pending);
+    }, nullptr, {}, cancel);
+    if (!pending.empty()) line(pending);
     if (r.status >= 400) throw std::runtime_error(error_text(HttpReply{r.status, whole}));
     if (!failure.empty()) throw std::runtime_error(failure);
   }
 
- private:
   // A null body sends none (GET).
   json call(const std::string& method, const std::string& path, const json& body = nullptr) {
     const std::string text = body.is_null() ? std::string() : body.dump();
@@ -306,6 +332,14 @@ class LocalClient : public ModelClient {
               const std::optional<std::string>& quantize,
               const std::function<void(const std::string&)>& progress) override {
     runtime::create_model(store_, name, modelfile, base_dir, quantize, progress);
+  }
+  void push(const std::string& model, bool insecure, const std::atomic<bool>& cancel,
+            const std::function<void(const runtime::PullProgress&)>& progress) override {
+    runtime::PushOptions options;
+    options.insecure = insecure;
+    options.cancel = &cancel;
+    options.progress = progress;
+    runtime::push_model(store_, runtime::parse_model_name(model), options);
   }
 
  private:

@@ -1,8 +1,9 @@
-// Where the model-management commands (list, show, ps, cp, rm, stop, create) do their work: a running locus
+// Where the model-management commands (list, show, ps, cp, rm, stop, create, push) do their work: a running locus
 // server when one answers at LOCUS_HOST (as Ollama's CLI talks to its server), else the local model store.
 // Both sides answer with the bodies of Ollama's API (api-compat.md §2.6), so the commands render one shape.
 #pragma once
 
+#include <atomic>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -10,6 +11,8 @@
 #include <string>
 
 #include <nlohmann/json.hpp>
+
+#include "runtime/model_pull.h"
 
 namespace locus::cli {
 
@@ -31,6 +34,11 @@ class ModelClient {
   virtual void create(const std::string& name, const std::string& modelfile, const std::filesystem::path& base_dir,
                       const std::optional<std::string>& quantize,
                       const std::function<void(const std::string& status)>& progress) = 0;
+  // Uploads `model` to the registry its name points at (POST /api/push, or runtime::push_model on the store),
+  // each progress line to `progress`; setting `cancel` abandons it. Throws runtime::PullError (store side) or
+  // std::runtime_error with the server's message.
+  virtual void push(const std::string& model, bool insecure, const std::atomic<bool>& cancel,
+                    const std::function<void(const runtime::PullProgress&)>& progress) = 0;
 };
 
 // The server at LOCUS_HOST (default 127.0.0.1:11434) when GET /api/version answers within a short timeout,

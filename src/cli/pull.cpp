@@ -4,24 +4,14 @@
 
 #include <CLI/CLI.hpp>
 
-#include <atomic>
-#include <csignal>
 #include <cstdio>
 #include <string>
 
+#include "cli/interrupt.h"
 #include "cli/progress.h"
 #include "runtime/model_pull.h"
 
 namespace locus::cli {
-namespace {
-
-// Set by SIGINT while a pull runs; the pull stops within a second and keeps what it has for the next one.
-std::atomic<bool> g_interrupted{false};
-static_assert(std::atomic<bool>::is_always_lock_free, "the SIGINT handler writes this flag");
-
-extern "C" void on_sigint(int) { g_interrupted.store(true); }
-
-}  // namespace
 
 CLI::App* add_pull_command(CLI::App& app, PullCommandOptions& o) {
   auto* cmd = app.add_subcommand("pull", "download a model from a registry into the locus store (resumable)");
@@ -43,31 +33,23 @@ int pull(const PullCommandOptions& o) {
   runtime::ModelStore store = runtime::ModelStore::from_environment();
 
   BlobProgressDisplay display(::isatty(STDERR_FILENO) == 1);
+  // Ctrl-C stops the pull within a second; it keeps what it has for the next one.
+  const SigintFlag sigint;
   runtime::PullOptions options;
   options.insecure = o.insecure;
-  options.cancel = &g_interrupted;
+  options.cancel = &sigint.interrupted();
   options.progress = [&](const runtime::PullProgress& p) { display.show(p.status, p.digest, p.total, p.completed); };
-
-  g_interrupted = false;
-  struct sigaction action {};
-  struct sigaction previous {};
-  action.sa_handler = on_sigint;
-  sigemptyset(&action.sa_mask);
-  ::sigaction(SIGINT, &action, &previous);
-  int code = 0;
   try {
     runtime::pull_model(store, name, options);
   } catch (const runtime::PullError& e) {
     display.end_bar();
     std::fprintf(stderr, "locus: %s\n", e.what());
-    code = e.pull_kind() == runtime::PullErrorKind::cancelled ? 130 : 1;
+    return e.pull_kind() == runtime::PullErrorKind::cancelled ? 130 : 1;
   } catch (...) {
     display.end_bar();
-    ::sigaction(SIGINT, &previous, nullptr);
     throw;  // main reports it
   }
-  ::sigaction(SIGINT, &previous, nullptr);
-  return code;
+  return 0;
 }
 
 }  // namespace locus::cli
