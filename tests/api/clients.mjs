@@ -8,6 +8,7 @@
 // The registry for /api/pull and /api/push is served here, on loopback, from the GGUF's bytes. The last check sends the
 // server SIGTERM mid-stream (the stream must end with an error the client surfaces), so run it last.
 // Prints one ok/FAIL line per check; exits 1 on any FAIL.
+import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -17,7 +18,7 @@ import { pathToFileURL } from 'node:url';
 const args = Object.fromEntries(
   process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc), []),
 );
-for (const k of ['base', 'gguf', 'modules', 'pid']) {
+for (const k of ['base', 'gguf', 'modules', 'pid', 'locus']) {
   if (!args[k]) {
     console.error(`missing --${k}`);
     process.exit(2);
@@ -217,6 +218,20 @@ await check('4 push (sent as name, insecure, streamed): ends on success; the reg
   assert(repo.blobs.get(sha(configBytes))?.equals(configBytes), 'the config did not arrive');
   await ollama.delete({ model: pushed });
   return `${lines.length} lines`;
+});
+await check('4 push from the CLI through the server (locus push with LOCUS_HOST): exit 0, the registry holds it', async () => {
+  const pushed = `127.0.0.1:${registryPort}/library/cli-pushed:latest`;
+  await ollama.copy({ source: pulled, destination: pushed });
+  // Asynchronous: this process serves the registry the server uploads to.
+  const run = await new Promise((resolve) => {
+    execFile(args.locus, ['push', pushed], { env: { ...process.env, LOCUS_HOST: new URL(base).host } },
+             (error, stdout, stderr) => resolve({ code: error ? error.code : 0, stderr }));
+  });
+  assert(run.code === 0, `exit ${run.code}: ${run.stderr}`);
+  const held = repos.get('library/cli-pushed')?.manifests.get('latest');
+  assert(held && JSON.parse(held).layers[0].digest === sha(ggufBytes), `registry manifest: ${held}`);
+  await ollama.delete({ model: pushed });
+  return 'exit 0';
 });
 await check('4 push: a model the store does not have is a 404 before any line', async () => {
   const e = await rejects(
