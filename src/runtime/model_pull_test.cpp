@@ -17,7 +17,6 @@
 #include <thread>
 #include <vector>
 
-#include "gguf/writer.h"
 #include "runtime/store_test_files.h"
 #include "runtime/model_pull.h"
 
@@ -30,22 +29,8 @@ using testing::write_text;
 
 // A tiny GGUF (about 1.4 KB) as the store tests make one.
 std::string tiny_gguf_bytes(const fs::path& scratch, uint8_t seed) {
-  gguf::GgufWriter w;
-  w.add("general.architecture", gguf::Value::string("gemma4"));
-  w.add("general.file_type", gguf::Value::u32(15));
-  w.add("general.size_label", gguf::Value::string("1B"));
-  w.add_tensor("a.weight", {64, 4}, gguf::GgmlType::F32);
-  w.add_tensor("b.weight", {64}, gguf::GgmlType::F32);
-  const fs::path p = scratch / "tiny.gguf";
-  fs::create_directories(scratch);
-  w.begin_data(p.string());
-  std::vector<uint8_t> a(256 * 4), b(64 * 4);
-  for (size_t i = 0; i < a.size(); ++i) a[i] = static_cast<uint8_t>(seed + i);
-  for (size_t i = 0; i < b.size(); ++i) b[i] = static_cast<uint8_t>(seed * 3 + i);
-  w.write_tensor(a);
-  w.write_tensor(b);
-  w.finish();
-  return read_all(p);
+  testing::write_tiny_gguf(scratch / "tiny.gguf", seed);
+  return read_all(scratch / "tiny.gguf");
 }
 
 std::string digest_of(std::string_view bytes) { return "sha256:" + sha256_hex(bytes); }
@@ -185,12 +170,7 @@ class TestRegistry {
 };
 
 PullError pull_error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const PullError& e) {
-    return e;
-  }
-  return PullError(PullErrorKind::bad_response, "(no error)");
+  return testing::error_of<PullError>(f, PullError(PullErrorKind::bad_response, "(no error)"));
 }
 
 

@@ -15,7 +15,6 @@
 #include <thread>
 #include <vector>
 
-#include "gguf/writer.h"
 #include "runtime/model_pull.h"
 #include "runtime/model_push.h"
 #include "runtime/store_test_files.h"
@@ -27,21 +26,9 @@ using testing::contains;
 using testing::read_all;
 using testing::write_text;
 
-// A tiny GGUF (about 1.4 KB) as the store tests make one.
 fs::path write_tiny_gguf(const fs::path& dir, uint8_t seed) {
-  gguf::GgufWriter w;
-  w.add("general.architecture", gguf::Value::string("gemma4"));
-  w.add("general.file_type", gguf::Value::u32(15));
-  w.add("general.size_label", gguf::Value::string("1B"));
-  w.add_tensor("a.weight", {64, 4}, gguf::GgmlType::F32);
-  const fs::path p = dir / "tiny.gguf";
-  fs::create_directories(dir);
-  w.begin_data(p.string());
-  std::vector<uint8_t> a(256 * 4);
-  for (size_t i = 0; i < a.size(); ++i) a[i] = static_cast<uint8_t>(seed + i);
-  w.write_tensor(a);
-  w.finish();
-  return p;
+  testing::write_tiny_gguf(dir / "tiny.gguf", seed);
+  return dir / "tiny.gguf";
 }
 
 // A registry on 127.0.0.1 that takes uploads (HEAD, POST uploads/, PUT Location?digest=, PUT manifests) and
@@ -184,12 +171,7 @@ class UploadRegistry {
 };
 
 PullError push_error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const PullError& e) {
-    return e;
-  }
-  return PullError(PullErrorKind::bad_response, "(no error)");
+  return testing::error_of<PullError>(f, PullError(PullErrorKind::bad_response, "(no error)"));
 }
 
 class PushTest : public ::testing::Test {

@@ -12,7 +12,6 @@
 #include <string>
 #include <vector>
 
-#include "gguf/writer.h"
 #include "runtime/store_test_files.h"
 #include "runtime/model_store.h"
 
@@ -23,32 +22,10 @@ using testing::contains;
 using testing::read_all;
 using testing::write_text;
 
-// A tiny GGUF: two F32 tensors (256 + 64 elements), architecture and file type set. `seed` varies the data
-// so that two files get different digests.
-void write_tiny_gguf(const fs::path& p, uint8_t seed, uint32_t file_type = 15, std::string arch = "gemma4") {
-  gguf::GgufWriter w;
-  w.add("general.architecture", gguf::Value::string(std::move(arch)));
-  w.add("general.file_type", gguf::Value::u32(file_type));
-  w.add("general.size_label", gguf::Value::string("1B"));
-  w.add_tensor("a.weight", {64, 4}, gguf::GgmlType::F32);
-  w.add_tensor("b.weight", {64}, gguf::GgmlType::F32);
-  fs::create_directories(p.parent_path());
-  w.begin_data(p.string());
-  std::vector<uint8_t> a(256 * 4), b(64 * 4);
-  for (size_t i = 0; i < a.size(); ++i) a[i] = static_cast<uint8_t>(seed + i);
-  for (size_t i = 0; i < b.size(); ++i) b[i] = static_cast<uint8_t>(seed * 3 + i);
-  w.write_tensor(a);
-  w.write_tensor(b);
-  w.finish();
-}
+using testing::write_tiny_gguf;
 
 StoreError error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const StoreError& e) {
-    return e;
-  }
-  return StoreError(StoreErrorKind::io, "(no error)");
+  return testing::error_of<StoreError>(f, StoreError(StoreErrorKind::io, "(no error)"));
 }
 
 
