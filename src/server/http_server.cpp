@@ -238,6 +238,11 @@ struct HttpServer::Impl {
 
   // The body as a JSON object, or an answered 400.
   std::optional<OrderedJson> json_body(const httplib::Request& req, httplib::Response& res) {
+    // A body sent without Content-Length (chunked) passes the pre-routing check; its size is known only now.
+    if (req.body.size() > o.max_request_bytes) {
+      reply_error(req, res, ApiError{413, too_large_message(), ""});
+      return std::nullopt;
+    }
     ClientJson parsed = parse_client_json(req.body);
     OrderedJson& body = parsed.value;
     if (parsed.too_deep) {

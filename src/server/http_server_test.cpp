@@ -245,6 +245,16 @@ TEST_F(HttpServerTest, BodyLimit) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 413);
   EXPECT_TRUE(Json::parse(r->body)["error"]["message"].is_string());
+  // Sent chunked, without a Content-Length: refused once read.
+  const std::string big = Json{{"model", std::string(2000, 'x')}}.dump();
+  r = client_->Post("/api/chat", [&](size_t, httplib::DataSink& sink) {
+    sink.write(big.data(), big.size());
+    sink.done();
+    return true;
+  }, "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 413) << r->body;
+  EXPECT_NE(r->body.find("LOCUS_MAX_REQUEST_BYTES"), std::string::npos) << r->body;
 }
 
 TEST_F(HttpServerTest, BadRequests) {
