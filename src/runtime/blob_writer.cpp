@@ -135,11 +135,12 @@ fs::path BlobWriter::finish() {
     throw StoreError(StoreErrorKind::digest_mismatch, "blob " + digest_ + ": expected " + std::to_string(*expected_size_) +
                                                           " bytes, found " + std::to_string(offset_));
   }
-  const std::string found = hash_.finish_hex();
-  if (std::string(kDigestPrefix) + found != digest_) {
+  const std::string found = std::string(kDigestPrefix) + hash_.finish_hex();
+  if (found != digest_) {
     ::unlink(partial_path_.c_str());
+    found_digest_ = found;
     throw StoreError(StoreErrorKind::digest_mismatch,
-                     "blob " + partial_path_.string() + ": expected " + digest_ + ", found sha256:" + found);
+                     "blob " + partial_path_.string() + ": expected " + digest_ + ", found " + found);
   }
   if (::rename(partial_path_.c_str(), final_path_.c_str()) != 0) {
     io_error("cannot rename " + partial_path_.string() + " to " + final_path_.string(), errno);

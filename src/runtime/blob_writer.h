@@ -34,6 +34,8 @@ class BlobWriter {
   void append(std::span<const uint8_t> bytes);
   void append(std::string_view bytes);
   std::filesystem::path finish();
+  // After finish() threw for a digest mismatch: "sha256:<hex>" of the bytes written (else empty).
+  const std::string& found_digest() const { return found_digest_; }
   // Deletes the partial file (a cancelled pull that should not resume).
   void discard();
 
@@ -42,6 +44,7 @@ class BlobWriter {
   std::filesystem::path final_path_;
   std::filesystem::path partial_path_;
   std::string digest_;
+  std::string found_digest_;
   std::optional<uint64_t> expected_size_;
   Sha256 hash_;
   int fd_ = -1;

@@ -85,18 +85,16 @@ BlobReply RuntimeBackend::receive_blob(const std::string& digest, const BodyRead
                                   std::to_string(writer.offset()) + " bytes received)", ""};
       return r;
     }
-    writer.finish();  // checks the sha256; on a mismatch deletes the partial file and throws
-  } catch (const runtime::StoreError& e) {
-    if (e.kind() == runtime::StoreErrorKind::digest_mismatch) {
+    try {
+      writer.finish();  // checks the sha256; on a mismatch deletes the partial file and throws
+    } catch (const runtime::StoreError& e) {
+      if (e.kind() != runtime::StoreErrorKind::digest_mismatch) throw;
       // BlobWriter's message names its partial file; the client needs only the two digests.
-      const std::string what = e.what();
-      const size_t found = what.rfind("found sha256:");
-      r.error = ApiError{400, "digest mismatch: the body's digest is " +
-                                  (found == std::string::npos ? std::string("another") : what.substr(found + 6)) +
-                                  ", not " + digest, "digest"};
-    } else {
-      r.error = ApiError{500, std::string("cannot store blob ") + digest + ": " + e.what(), ""};
+      r.error = ApiError{400, "digest mismatch: the body's digest is " + writer.found_digest() + ", not " + digest,
+                         "digest"};
     }
+  } catch (const runtime::StoreError& e) {
+    r.error = ApiError{500, std::string("cannot store blob ") + digest + ": " + e.what(), ""};
   }
   return r;
 }

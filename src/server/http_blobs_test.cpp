@@ -185,6 +185,7 @@ TEST_F(BlobsTest, DigestMismatchIsRefusedAndNotKept) {
   EXPECT_EQ(r->status, 400);
   EXPECT_NE(error_of(r).find("digest mismatch"), std::string::npos) << r->body;
   EXPECT_NE(error_of(r).find(other), std::string::npos) << r->body;
+  EXPECT_NE(error_of(r).find("digest is " + digest_), std::string::npos) << r->body;  // what the bytes hash to
   EXPECT_EQ(files_in(store_->blobs_dir()), before);  // neither the blob nor a partial file
   r = client_->Head(("/api/blobs/" + other).c_str());
   ASSERT_TRUE(r);
