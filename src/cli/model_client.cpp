@@ -203,10 +203,21 @@ class HttpClient : public ModelClient {
     });
   }
 
+  void pull(const std::string& model, bool insecure, const std::atomic<bool>& cancel,
+            const std::function<void(const runtime::PullProgress&)>& progress) override {
+    transfer("/api/pull", "pull", model, insecure, cancel, progress);
+  }
   void push(const std::string& model, bool insecure, const std::atomic<bool>& cancel,
             const std::function<void(const runtime::PullProgress&)>& progress) override {
+    transfer("/api/push", "push", model, insecure, cancel, progress);
+  }
+
+ private:
+  // /api/pull or /api/push: progress lines in Ollama's shape, ending with {"status":"success"}.
+  void transfer(const std::string& path, const char* what, const std::string& model, bool insecure,
+                const std::atomic<bool>& cancel, const std::function<void(const runtime::PullProgress&)>& progress) {
     bool success = false;
-    ndjson_call("/api/push", json{{"model", model}, {"insecure", insecure}, {"stream", true}}, [&](const json& j) {
+    ndjson_call(path, json{{"model", model}, {"insecure", insecure}, {"stream", true}}, [&](const json& j) {
       runtime::PullProgress p;
       p.status = j.value("status", "");
       p.digest = j.value("digest", "");
@@ -215,11 +226,10 @@ class HttpClient : public ModelClient {
       success = success || p.status == "success";
       if (progress) progress(p);
     }, &cancel);
-    if (!success) throw std::runtime_error("the server at " + base_ + " ended the push without success");
+    if (!success) throw std::runtime_error("the server at " + base_ + " ended the " + what + " without success");
   }
 
- private:
-  // POST with an NDJSON answer (create, push): each line's JSON object to on_line; an {"error": ...} line or an
+  // POST with an NDJSON answer (create, pull, push): each line's JSON object to on_line; an {"error": ...} line or an
   // HTTP error status throws with the server's message.
   void ndjson_call(const std::string& path, const json& body, const std::function<void(const json&)>& on_line,
                    const std::atomic<bool>* cancel = nullptr) {
@@ -332,6 +342,14 @@ class LocalClient : public ModelClient {
               const std::optional<std::string>& quantize,
               const std::function<void(const std::string&)>& progress) override {
     runtime::create_model(store_, name, modelfile, base_dir, quantize, progress);
+  }
+  void pull(const std::string& model, bool insecure, const std::atomic<bool>& cancel,
+            const std::function<void(const runtime::PullProgress&)>& progress) override {
+    runtime::PullOptions options;
+    options.insecure = insecure;
+    options.cancel = &cancel;
+    options.progress = progress;
+    runtime::pull_model(store_, runtime::parse_model_name(model), options);
   }
   void push(const std::string& model, bool insecure, const std::atomic<bool>& cancel,
             const std::function<void(const runtime::PullProgress&)>& progress) override {

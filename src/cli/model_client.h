@@ -1,4 +1,4 @@
-// Where the model-management commands (list, show, ps, cp, rm, stop, create, push) do their work: a running locus
+// Where the model-management commands (list, show, ps, cp, rm, stop, create, pull, push) do their work: a running locus
 // server when one answers at LOCUS_HOST (as Ollama's CLI talks to its server), else the local model store.
 // Both sides answer with the bodies of Ollama's API (api-compat.md §2.6), so the commands render one shape.
 #pragma once
@@ -34,6 +34,11 @@ class ModelClient {
   virtual void create(const std::string& name, const std::string& modelfile, const std::filesystem::path& base_dir,
                       const std::optional<std::string>& quantize,
                       const std::function<void(const std::string& status)>& progress) = 0;
+  // Downloads `model` from its registry into the store (POST /api/pull, or runtime::pull_model), each progress
+  // line to `progress`; setting `cancel` abandons it (a pull keeps its partial blobs for the next one). Throws
+  // runtime::PullError (store side) or std::runtime_error with the server's message.
+  virtual void pull(const std::string& model, bool insecure, const std::atomic<bool>& cancel,
+                    const std::function<void(const runtime::PullProgress&)>& progress) = 0;
   // Uploads `model` to the registry its name points at (POST /api/push, or runtime::push_model on the store),
   // each progress line to `progress`; setting `cancel` abandons it. Throws runtime::PullError (store side) or
   // std::runtime_error with the server's message.

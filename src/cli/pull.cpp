@@ -8,7 +8,9 @@
 #include <string>
 
 #include "cli/interrupt.h"
+#include "cli/model_client.h"
 #include "cli/progress.h"
+#include "runtime/model_name.h"
 #include "runtime/model_pull.h"
 
 namespace locus::cli {
@@ -24,32 +26,36 @@ CLI::App* add_pull_command(CLI::App& app, PullCommandOptions& o) {
                 "always use http)");
   cmd->footer(
       "Models are stored under $LOCUS_MODELS (default ~/.locus/models). An interrupted pull keeps what it has "
-      "downloaded; pulling again resumes it. Every blob is checked against its sha256 digest.");
+      "downloaded; pulling again resumes it. Every blob is checked against its sha256 digest. Through a running "
+      "locus server (LOCUS_HOST) when one answers, into its store; else directly.");
   return cmd;
 }
 
-int pull(const PullCommandOptions& o) {
-  const runtime::ModelName name = runtime::parse_model_name(o.model);
-  runtime::ModelStore store = runtime::ModelStore::from_environment();
-
+int run_registry_transfer(RegistryTransfer kind, const std::string& model, bool insecure) {
+  runtime::parse_model_name(model);  // a bad name fails here, before any server is asked
+  const char* what = kind == RegistryTransfer::pull ? "pull" : "push";
   BlobProgressDisplay display(::isatty(STDERR_FILENO) == 1);
-  // Ctrl-C stops the pull within a second; it keeps what it has for the next one.
+  // Ctrl-C stops the transfer within a second (a pull keeps what it has for the next one; through a server the
+  // request is abandoned, and the server, seeing the client leave, stops).
   const SigintFlag sigint;
-  runtime::PullOptions options;
-  options.insecure = o.insecure;
-  options.cancel = &sigint.interrupted();
-  options.progress = [&](const runtime::PullProgress& p) { display.show(p.status, p.digest, p.total, p.completed); };
   try {
-    runtime::pull_model(store, name, options);
-  } catch (const runtime::PullError& e) {
+    const auto client = connect_model_client();
+    const auto show = [&](const runtime::PullProgress& p) { display.show(p.status, p.digest, p.total, p.completed); };
+    if (kind == RegistryTransfer::pull) client->pull(model, insecure, sigint.interrupted(), show);
+    else client->push(model, insecure, sigint.interrupted(), show);
+  } catch (const std::exception& e) {
     display.end_bar();
+    if (sigint.interrupted().load()) {
+      std::fprintf(stderr, "locus: %s of '%s' cancelled\n", what, model.c_str());
+      return 130;
+    }
     std::fprintf(stderr, "locus: %s\n", e.what());
-    return e.pull_kind() == runtime::PullErrorKind::cancelled ? 130 : 1;
-  } catch (...) {
-    display.end_bar();
-    throw;  // main reports it
+    return 1;
   }
+  display.end_bar();
   return 0;
 }
+
+int pull(const PullCommandOptions& o) { return run_registry_transfer(RegistryTransfer::pull, o.model, o.insecure); }
 
 }  // namespace locus::cli

@@ -1,16 +1,8 @@
 #include "cli/push.h"
 
-#include <unistd.h>
-
 #include <CLI/CLI.hpp>
 
-#include <cstdio>
-#include <string>
-
-#include "cli/interrupt.h"
-#include "cli/model_client.h"
-#include "cli/progress.h"
-#include "runtime/model_name.h"
+#include "cli/pull.h"
 
 namespace locus::cli {
 
@@ -31,27 +23,6 @@ CLI::App* add_push_command(CLI::App& app, PushCommandOptions& o) {
   return cmd;
 }
 
-int push(const PushCommandOptions& o) {
-  runtime::parse_model_name(o.model);  // a bad name fails here, before any server is asked
-  BlobProgressDisplay display(::isatty(STDERR_FILENO) == 1);
-  // Ctrl-C stops the push within a second (through a server: the request is abandoned, the server sees the
-  // client leave and stops).
-  const SigintFlag sigint;
-  try {
-    connect_model_client()->push(o.model, o.insecure, sigint.interrupted(), [&](const runtime::PullProgress& p) {
-      display.show(p.status, p.digest, p.total, p.completed);
-    });
-  } catch (const std::exception& e) {
-    display.end_bar();
-    if (sigint.interrupted().load()) {
-      std::fprintf(stderr, "locus: push of '%s' cancelled\n", o.model.c_str());
-      return 130;
-    }
-    std::fprintf(stderr, "locus: %s\n", e.what());
-    return 1;
-  }
-  display.end_bar();
-  return 0;
-}
+int push(const PushCommandOptions& o) { return run_registry_transfer(RegistryTransfer::push, o.model, o.insecure); }
 
 }  // namespace locus::cli
