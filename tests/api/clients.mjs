@@ -219,14 +219,39 @@ await check('4 push (sent as name, insecure, streamed): ends on success; the reg
   await ollama.delete({ model: pushed });
   return `${lines.length} lines`;
 });
+// The locus CLI, asynchronously: this process serves the registry it (or the server) talks to.
+const locusCli = (argv, env) => new Promise((resolve) => {
+  execFile(args.locus, argv, { env: { ...process.env, ...env } },
+           (error, stdout, stderr) => resolve({ code: error ? error.code : 0, stderr }));
+});
+await check('4 pull from the CLI through the server (locus pull with LOCUS_HOST): exit 0, the server lists it', async () => {
+  const name = `127.0.0.1:${registryPort}/library/tiny:latest`;
+  await ollama.delete({ model: name }).catch(() => {});
+  const run = await locusCli(['pull', name], { LOCUS_HOST: new URL(base).host });
+  assert(run.code === 0, `exit ${run.code}: ${run.stderr}`);
+  const listed = (await ollama.list()).models.find((m) => m.name === name);
+  assert(listed, `not listed after the pull: ${run.stderr}`);
+  return 'exit 0';
+});
+await check('4 pull from the CLI without a server: into LOCUS_MODELS; an unknown model exits 1 with one line', async () => {
+  const store = fs.mkdtempSync(path.join(fs.realpathSync(process.env.TMPDIR || '/tmp'), 'locus-cli-pull-'));
+  try {
+    const env = { LOCUS_HOST: '127.0.0.1:1', LOCUS_MODELS: store };  // nothing listens on port 1
+    const run = await locusCli(['pull', `127.0.0.1:${registryPort}/library/tiny:latest`], env);
+    assert(run.code === 0, `exit ${run.code}: ${run.stderr}`);
+    assert(fs.existsSync(path.join(store, 'manifests', `127.0.0.1:${registryPort}`, 'library', 'tiny', 'latest')),
+           'no manifest in the store');
+    const missing = await locusCli(['pull', `127.0.0.1:${registryPort}/library/nope:latest`], env);
+    assert(missing.code === 1 && /locus: .*not found|locus: .*nope/.test(missing.stderr), `exit ${missing.code}: ${missing.stderr}`);
+    return 'exit 0, then 1';
+  } finally {
+    fs.rmSync(store, { recursive: true, force: true });
+  }
+});
 await check('4 push from the CLI through the server (locus push with LOCUS_HOST): exit 0, the registry holds it', async () => {
   const pushed = `127.0.0.1:${registryPort}/library/cli-pushed:latest`;
   await ollama.copy({ source: pulled, destination: pushed });
-  // Asynchronous: this process serves the registry the server uploads to.
-  const run = await new Promise((resolve) => {
-    execFile(args.locus, ['push', pushed], { env: { ...process.env, LOCUS_HOST: new URL(base).host } },
-             (error, stdout, stderr) => resolve({ code: error ? error.code : 0, stderr }));
-  });
+  const run = await locusCli(['push', pushed], { LOCUS_HOST: new URL(base).host });
   assert(run.code === 0, `exit ${run.code}: ${run.stderr}`);
   const held = repos.get('library/cli-pushed')?.manifests.get('latest');
   assert(held && JSON.parse(held).layers[0].digest === sha(ggufBytes), `registry manifest: ${held}`);
