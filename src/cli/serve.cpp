@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -38,7 +39,10 @@ CLI::App* add_serve_command(CLI::App& app, ServeCommandOptions& o) {
       "Environment: LOCUS_API_KEY (require 'Authorization: Bearer KEY'), LOCUS_ORIGINS (extra CORS origins, "
       "comma-separated, '*' wildcards), LOCUS_MAX_REQUEST_BYTES (request body limit, default 64 MiB; "
       "model uploads to POST /api/blobs have none), "
-      "LOCUS_MODELS / OLLAMA_MODELS (model stores).");
+      "LOCUS_MODELS / OLLAMA_MODELS (model stores), "
+      "LOCUS_ALLOWED_HOSTS (extra Host names accepted while listening on loopback, comma-separated, '*' "
+      "wildcards; other names get 403, against DNS rebinding), LOCUS_MAX_CONNECTIONS (open connections, "
+      "default 4096; 503 past it).");
   return cmd;
 }
 
@@ -81,6 +85,22 @@ int serve(const ServeCommandOptions& c, const std::string& version) {
     o.keep_alive = *ka;
   }
   o.n_threads = c.threads;
+  // Each connection is a descriptor: take the hard limit, and keep the connection bound below it (with room
+  // for model files, the store and the log) so that the bound, not a failed accept, is what a client meets.
+  rlimit nofile{};
+  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0) {
+    if (nofile.rlim_cur < nofile.rlim_max) {
+      nofile.rlim_cur = nofile.rlim_max;
+      setrlimit(RLIMIT_NOFILE, &nofile);
+      getrlimit(RLIMIT_NOFILE, &nofile);
+    }
+    const size_t usable = nofile.rlim_cur > 128 ? static_cast<size_t>(nofile.rlim_cur - 128) : 16;
+    if (o.max_connections > usable) {
+      std::fprintf(stderr, "locus: the process may open %llu files; serving at most %zu connections, not %zu\n",
+                   static_cast<unsigned long long>(nofile.rlim_cur), usable, o.max_connections);
+      o.max_connections = usable;
+    }
+  }
 
   // Signals go to one thread that waits for them (sigwait), so that shutting down is ordinary code rather than
   // a handler: block them before any other thread starts, so every thread inherits the mask.

@@ -1,9 +1,5 @@
 #include "server/http_server.h"
 
-#include "server/client_json.h"
-
-#include <httplib.h>
-
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -11,13 +7,16 @@
 #include <cstdio>
 #include <deque>
 #include <limits>
+#include <map>
+#include <mutex>
 #include <random>
 #include <thread>
 
 #include "runtime/manifest.h"
 #include "server/api_parse.h"
+#include "server/client_json.h"
 #include "server/embed_api.h"
-#include "server/peer_socket.h"
+#include "server/http_core.h"
 #include "server/response_writer.h"
 
 namespace locus::server {
@@ -25,32 +24,28 @@ namespace {
 
 using OrderedJson = nlohmann::ordered_json;
 using Clock = std::chrono::steady_clock;
+using http::Exchange;
+using http::Request;
+using http::Response;
 
-// What the access-log line says about the request this worker thread is serving. httplib runs the pre-routing
-// handler, the route, a streamed body and the logger on the connection's thread, so a thread_local carries it.
+// What the access-log line says about the request this worker thread is serving: a route runs on one worker
+// thread from start to end, so a thread_local carries it.
 struct RequestLog {
   Clock::time_point start;
-  bool started = false;
   std::string model;
   int32_t prompt_tokens = -1;
   int32_t eval_tokens = -1;
-  // A body over the limit: the request was sent to kTooLargePath; what the client asked, for the log and the
-  // error envelope.
-  bool too_large = false;
-  std::string method, path;
 };
 thread_local RequestLog t_log;
 
-// The one route whose body has no size limit (model files; streamed to disk, never held in memory): exactly
-// the paths its pattern, /api/blobs/([^/]*), matches, since any other path would have its body read whole.
-bool is_blob_upload(const httplib::Request& req) {
-  constexpr std::string_view kPrefix = "/api/blobs/";
-  return req.method == "POST" && req.path.starts_with(kPrefix) &&
-         req.path.find('/', kPrefix.size()) == std::string::npos;
+constexpr std::string_view kBlobPrefix = "/api/blobs/";
+constexpr std::string_view kModelPrefix = "/v1/models/";
+
+// The one route whose body has no size limit (model files; streamed to disk, never held in memory).
+bool is_blob_upload(const Request& req) {
+  return req.method == "POST" && req.path.starts_with(kBlobPrefix) &&
+         req.path.find('/', kBlobPrefix.size()) == std::string::npos;
 }
-// Where a request whose body is over the limit goes instead: a route that reads the body without keeping it
-// (as httplib does for its own 413) and answers 413. Matched only with RequestLog::too_large set.
-constexpr const char* kTooLargePath = "/locus-internal/body-too-large";
 
 void note_done(const GenerationEvent& e) {
   if (e.kind != GenerationEvent::Kind::kDone) return;
@@ -73,24 +68,19 @@ std::string field_string(const OrderedJson& body, const char* key) {
   return it != body.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
-// A streamed generation between calls of httplib's content provider.
+// A streamed generation: the writer and pump()'s buffers, reused from round to round.
 struct StreamState {
   std::unique_ptr<ResponseWriter> writer;
   Generation generation;
-  std::vector<GenerationEvent> events;  // pump()'s buffers, reused from call to call
+  std::vector<GenerationEvent> events;
   std::string out;
   bool sse = false;
   Clock::time_point last_write = Clock::now();
-  // The connection, for noticing a client that left while nothing is written (peer_socket.h).
-  std::string remote_addr;
-  int remote_port = -1;
-  int local_port = -1;
-  int fd = -2;  // -2: not looked up yet; -1: not found
   Clock::time_point last_check = Clock::now();
 };
 
-// A pull or create running on a worker thread of its own (it can take minutes and must not hold the
-// connection's thread in a way that hides a client that left), its NDJSON lines queued for the handler.
+// A pull or create running on a worker thread of its own (it can take minutes; the route's thread watches the
+// client meanwhile), its NDJSON lines queued for the route.
 struct ProgressTask {
   std::mutex mutex;
   std::condition_variable changed;
@@ -115,79 +105,89 @@ struct ProgressTask {
   }
 };
 
+// Counts a stream as open for as long as it lives (stop() waits for open streams to write their last line).
+class OpenStream {
+ public:
+  explicit OpenStream(std::atomic<int>& n) : n_(n) { n_.fetch_add(1); }
+  ~OpenStream() { n_.fetch_sub(1); }
+  OpenStream(const OpenStream&) = delete;
+  OpenStream& operator=(const OpenStream&) = delete;
+
+ private:
+  std::atomic<int>& n_;
+};
+
 }  // namespace
 
 struct HttpServer::Impl {
+  // A route: the request, the answer to fill (sent when the route returns, unless it answered itself with a
+  // stream) and the exchange for streaming, reading a body and watching the client.
+  using Route = std::function<void(Exchange&, const Request&, Response&)>;
+  struct RouteEntry {
+    Route route;
+    bool open = false;  // no API key needed (the liveness probe)
+  };
+
   Backend& backend;
   ServeOptions o;
-  httplib::Server http;
-  int port = 0;
   std::atomic<bool> stopping{false};
-  // Streamed responses still open: stop() lets them write their last (error) line before httplib stops, as
-  // httplib's chunked writer gives up at once, without the final chunk, once the server is stopped.
+  // Streamed responses still open: stop() lets them write their last (error) line before connections close.
   std::atomic<int> open_streams{0};
+  std::map<std::pair<std::string, std::string>, RouteEntry> exact;  // (method, path)
+  // Routes for a path prefix with one parameter after it (no further '/' unless `rest` allows it).
+  struct PrefixRoute {
+    std::string method;
+    std::string_view prefix;
+    bool rest = false;
+    RouteEntry entry;
+  };
+  std::vector<PrefixRoute> prefixed;
+  // Pull and create workers, joined when they are done (pruned at each new one) or at shutdown.
+  std::mutex tasks_mutex;
+  std::vector<std::shared_ptr<ProgressTask>> tasks;
+  std::unique_ptr<http::HttpCore> core;
 
   Impl(Backend& b, ServeOptions options) : backend(b), o(std::move(options)) {
     // A client that goes away must cost a failed write, not the process.
     std::signal(SIGPIPE, SIG_IGN);
-    const size_t threads = static_cast<size_t>(std::clamp(o.n_slots + o.max_queue + 8, 8, 512));
-    http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-    // httplib's limit is one for all routes, and POST /api/blobs must take model files of any size, so its own
-    // limit is lifted and the pre-routing handler applies o.max_request_bytes to every other route, from the
-    // Content-Length before a byte of the body is read.
-    http.set_payload_max_length(std::numeric_limits<size_t>::max());
-    http.set_read_timeout(60);
-    http.set_write_timeout(60);
-    http.set_keep_alive_max_count(100);
-    http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response&) {
-      t_log = RequestLog{};
-      t_log.start = Clock::now();
-      t_log.started = true;
-      if (!is_blob_upload(req) && req.has_header("Content-Length") &&
-          req.get_header_value<uint64_t>("Content-Length") > o.max_request_bytes) {
-        t_log.too_large = true;
-        t_log.method = req.method;
-        t_log.path = req.path;
-        // httplib routes on the request it passes here as const; the object itself is its own, not const.
-        auto& r = const_cast<httplib::Request&>(req);
-        r.method = "POST";
-        r.path = kTooLargePath;
-      }
-      return httplib::Server::HandlerResponse::Unhandled;
-    });
-    http.set_error_handler([this](const httplib::Request& req, httplib::Response& res) { on_error(req, res); });
-    http.set_exception_handler([this](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
-      std::string what = "internal error";
-      try {
-        if (ep) std::rethrow_exception(ep);
-      } catch (const std::exception& e) {
-        what = std::string("internal error: ") + e.what();
-      } catch (...) {
-      }
-      reply_error(req, res, ApiError{500, what, ""});
-    });
-    http.set_logger([](const httplib::Request& req, const httplib::Response& res) { log_request(req, res); });
     routes();
+    http::CoreOptions co;
+    co.host = o.listen.host;
+    co.port = o.listen.port;
+    co.max_connections = o.max_connections;
+    co.header_timeout = o.header_timeout;
+    co.idle_timeout = o.idle_timeout;
+    co.body_timeout = o.body_timeout;
+    co.write_timeout = o.write_timeout;
+    // Streams and waits for a slot each hold a worker for as long as they last; more than the slots and the
+    // queue can hold never happen at once, so this bound is never what makes a request wait.
+    co.max_workers = std::clamp(o.n_slots + o.max_queue + 16, 16, 1024);
+    core = std::make_unique<http::HttpCore>(
+        co, [this](const Request& req) { return check_header(req); }, [this](Exchange& ex) { handle(ex); },
+        [](const Request& req, int status, std::string_view what) { log_failure(req, status, what); });
   }
 
-  static void log_request(const httplib::Request& req, const httplib::Response& res) {
-    OrderedJson j{{"time", format_rfc3339_nano(std::chrono::system_clock::now())},
-                  {"method", t_log.too_large ? t_log.method : req.method},
-                  {"path", t_log.too_large ? t_log.path : req.path},
-                  {"status", res.status},
-                  {"duration_ms", t_log.started ? std::chrono::duration<double, std::milli>(Clock::now() - t_log.start)
-                                                      .count()
-                                                : 0.0},
-                  {"remote", req.remote_addr},
-                  {"route", "local"}};
-    if (!t_log.model.empty()) j["model"] = t_log.model;
-    if (t_log.prompt_tokens >= 0) j["prompt_tokens"] = t_log.prompt_tokens;
-    if (t_log.eval_tokens >= 0) j["eval_tokens"] = t_log.eval_tokens;
-    write_log(j);
-    t_log = RequestLog{};
+  ~Impl() {
+    core.reset();  // its handlers first: they use the tasks below
+    std::vector<std::shared_ptr<ProgressTask>> all;
+    {
+      std::lock_guard<std::mutex> lock(tasks_mutex);
+      all.swap(tasks);
+    }
+    for (auto& t : all) {
+      t->cancel.store(true);
+      if (t->worker.joinable()) t->worker.join();
+    }
   }
 
-  void reply_error(const httplib::Request& req, httplib::Response& res, const ApiError& e) {
+  Response error_response(std::string_view path, const ApiError& e) const {
+    Response r;
+    r.status = e.http_status;
+    r.set_content(error_body_for_path(path, e), "application/json");
+    return r;
+  }
+
+  void reply_error(const Request& req, Response& res, const ApiError& e) const {
     res.status = e.http_status;
     res.set_content(error_body_for_path(req.path, e), "application/json");
   }
@@ -197,21 +197,124 @@ struct HttpServer::Impl {
            " bytes (LOCUS_MAX_REQUEST_BYTES)";
   }
 
-  // Statuses httplib sets itself (no route, body too large, bad request line) get the path's envelope.
-  void on_error(const httplib::Request& req, httplib::Response& res) {
-    if (!res.body.empty()) return;  // a route's own error answer
-    std::string msg;
-    switch (res.status) {
-      case 404: msg = "no route for " + req.method + " " + req.path; break;
-      case 413: msg = too_large_message(); break;
-      default: msg = "HTTP " + std::to_string(res.status); break;
+  static void log_line(const Request& req, int status, double duration_ms, const std::string& model,
+                       int32_t prompt_tokens, int32_t eval_tokens, std::string_view what) {
+    OrderedJson j{{"time", format_rfc3339_nano(std::chrono::system_clock::now())},
+                  {"method", req.method},
+                  {"path", req.path},
+                  {"status", status},
+                  {"duration_ms", duration_ms},
+                  {"remote", req.remote_addr},
+                  {"route", "local"}};
+    if (!model.empty()) j["model"] = model;
+    if (prompt_tokens >= 0) j["prompt_tokens"] = prompt_tokens;
+    if (eval_tokens >= 0) j["eval_tokens"] = eval_tokens;
+    if (!what.empty()) j["error"] = std::string(what);
+    write_log(j);
+  }
+  static void log_failure(const Request& req, int status, std::string_view what) {
+    log_line(req, status, 0.0, "", -1, -1, what);
+  }
+
+  // Event-loop thread, header only: the Host check, the body limit from Content-Length, how the body is read.
+  http::HeaderDecision check_header(const Request& req) {
+    http::HeaderDecision d;
+    const std::string host = req.header("Host");
+    if (!host_allowed(o, host)) {
+      const ApiError e{403, "host '" + host + "' is not allowed: the server listens on loopback, which only local "
+                            "names reach (allow more with LOCUS_ALLOWED_HOSTS)", ""};
+      d.refusal = error_response(req.path, e);
+      log_line(req, 403, 0.0, "", -1, -1, "host not allowed");
+      return d;
     }
-    reply_error(req, res, ApiError{res.status, msg, ""});
+    if (is_blob_upload(req)) {
+      d.mode = http::BodyMode::kStreamed;
+      return d;
+    }
+    d.body_limit = o.max_request_bytes;
+    const std::string length = req.header("Content-Length");
+    if (!length.empty()) {
+      uint64_t n = 0;
+      const bool digits = std::all_of(length.begin(), length.end(), [](char c) { return c >= '0' && c <= '9'; });
+      if (!digits || length.size() > 19 || (n = std::stoull(length)) > o.max_request_bytes) {
+        d.refusal = error_response(req.path, ApiError{digits && length.size() <= 19 ? 413 : 400,
+                                                     digits && length.size() <= 19
+                                                         ? too_large_message()
+                                                         : "Content-Length: expected a number of bytes, found '" +
+                                                               length + "'",
+                                                     ""});
+        log_line(req, d.refusal->status, 0.0, "", -1, -1, "body refused");
+        return d;
+      }
+    }
+    d.too_large = [this, path = req.path, method = req.method, remote = req.remote_addr] {
+      Request r;
+      r.method = method;
+      r.path = path;
+      r.remote_addr = remote;
+      log_line(r, 413, 0.0, "", -1, -1, "body too large");
+      return error_response(path, ApiError{413, too_large_message(), ""});
+    };
+    return d;
+  }
+
+  // Worker thread: one whole request.
+  void handle(Exchange& ex) {
+    t_log = RequestLog{};
+    t_log.start = Clock::now();
+    const Request& req = ex.request();
+    Response res;
+    try {
+      dispatch(ex, req, res);
+    } catch (const std::exception& e) {
+      if (ex.status() == 0) res = error_response(req.path, ApiError{500, std::string("internal error: ") + e.what(), ""});
+    }
+    if (ex.status() == 0) ex.respond(res);
+    log_line(req, ex.status(), std::chrono::duration<double, std::milli>(Clock::now() - t_log.start).count(),
+             t_log.model, t_log.prompt_tokens, t_log.eval_tokens, "");
+    t_log = RequestLog{};
+  }
+
+  void dispatch(Exchange& ex, const Request& req, Response& res) {
+    if (req.method == "OPTIONS") return preflight(req, res);
+    const std::string& method = req.method == "HEAD" ? std::string("GET") : req.method;
+    const RouteEntry* entry = nullptr;
+    if (auto it = exact.find({method, req.path}); it != exact.end()) entry = &it->second;
+    if (!entry) {
+      for (const auto& p : prefixed) {
+        if (p.method == method && req.path.starts_with(p.prefix) &&
+            req.path.size() > p.prefix.size() &&
+            (p.rest || req.path.find('/', p.prefix.size()) == std::string::npos)) {
+          entry = &p.entry;
+          break;
+        }
+      }
+    }
+    if (!entry) return reply_error(req, res, ApiError{404, "no route for " + req.method + " " + req.path, ""});
+    if (!admit(req, res, entry->open)) return;
+    entry->route(ex, req, res);
+  }
+
+  void preflight(const Request& req, Response& res) {
+    const std::string origin = req.header("Origin");
+    if (!origin.empty() && !origin_allowed(o.origins, origin)) {
+      return reply_error(req, res, ApiError{403, "origin " + origin + " is not allowed (add it to LOCUS_ORIGINS)", ""});
+    }
+    if (!origin.empty()) {
+      res.set_header("Access-Control-Allow-Origin", origin);
+      res.set_header("Vary", "Origin");
+    }
+    res.set_header("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, OPTIONS, HEAD");
+    const std::string asked = req.header("Access-Control-Request-Headers");
+    res.set_header("Access-Control-Allow-Headers",
+                   asked.empty() ? "Authorization, Content-Type, User-Agent, Accept, X-Requested-With" : asked);
+    res.set_header("Access-Control-Max-Age", "86400");
+    res.status = 204;
   }
 
   // CORS and auth for every route but the liveness probe; returns false when the request was answered.
-  bool admit(const httplib::Request& req, httplib::Response& res, bool open) {
-    const std::string origin = req.get_header_value("Origin");
+  bool admit(const Request& req, Response& res, bool open) {
+    const std::string origin = req.header("Origin");
     if (!origin.empty()) {
       if (!origin_allowed(o.origins, origin)) {
         reply_error(req, res, ApiError{403, "origin " + origin + " is not allowed (add it to LOCUS_ORIGINS)", ""});
@@ -221,7 +324,7 @@ struct HttpServer::Impl {
       res.set_header("Access-Control-Expose-Headers", "X-Locus-Route, Retry-After");
       res.set_header("Vary", "Origin");
     }
-    if (!open && !authorized(o.api_key, req.get_header_value("Authorization"))) {
+    if (!open && !authorized(o.api_key, req.header("Authorization"))) {
       res.set_header("WWW-Authenticate", "Bearer");
       reply_error(req, res, ApiError{401, "missing or wrong API key (Authorization: Bearer KEY, LOCUS_API_KEY)", ""});
       return false;
@@ -229,20 +332,8 @@ struct HttpServer::Impl {
     return true;
   }
 
-  using Route = std::function<void(const httplib::Request&, httplib::Response&)>;
-  httplib::Server::Handler guarded(Route route, bool open = false) {
-    return [this, route = std::move(route), open](const httplib::Request& req, httplib::Response& res) {
-      if (admit(req, res, open)) route(req, res);
-    };
-  }
-
   // The body as a JSON object, or an answered 400.
-  std::optional<OrderedJson> json_body(const httplib::Request& req, httplib::Response& res) {
-    // A body sent without Content-Length (chunked) passes the pre-routing check; its size is known only now.
-    if (req.body.size() > o.max_request_bytes) {
-      reply_error(req, res, ApiError{413, too_large_message(), ""});
-      return std::nullopt;
-    }
+  std::optional<OrderedJson> json_body(const Request& req, Response& res) {
     ClientJson parsed = parse_client_json(req.body);
     OrderedJson& body = parsed.value;
     if (parsed.too_deep) {
@@ -258,171 +349,142 @@ struct HttpServer::Impl {
     return std::move(body);
   }
 
-  void reply_json(const httplib::Request& req, httplib::Response& res, const JsonReply& r) {
+  void reply_json(const Request& req, Response& res, const JsonReply& r) {
     if (r.error) return reply_error(req, res, *r.error);
     res.set_content(r.body.dump(-1, ' ', false, OrderedJson::error_handler_t::replace), "application/json");
   }
 
+  void add(const std::string& method, const std::string& path, Route route, bool open = false) {
+    exact[{method, path}] = RouteEntry{std::move(route), open};
+  }
+
   void routes();
   void blob_routes();
-  void generation(const httplib::Request& req, httplib::Response& res, Api api);
-  bool pump(StreamState& s, httplib::DataSink& sink);
-  void embedding(const httplib::Request& req, httplib::Response& res, EmbedApi api);
-  void progress_route(const httplib::Request& req, httplib::Response& res, bool stream,
+  void generation(Exchange& ex, const Request& req, Response& res, Api api);
+  bool pump(StreamState& s, Exchange& ex);
+  void embedding(Exchange& ex, const Request& req, Response& res, EmbedApi api);
+  void progress_route(Exchange& ex, const Request& req, Response& res, bool stream,
                       std::function<std::optional<ApiError>(ProgressTask&)> work);
-
-  // Pull and create workers, joined when they are done (pruned at each new one) or at shutdown.
-  std::mutex tasks_mutex;
-  std::vector<std::shared_ptr<ProgressTask>> tasks;
-
-  ~Impl() {
-    std::vector<std::shared_ptr<ProgressTask>> all;
-    {
-      std::lock_guard<std::mutex> lock(tasks_mutex);
-      all.swap(tasks);
-    }
-    for (auto& t : all) {
-      t->cancel.store(true);
-      if (t->worker.joinable()) t->worker.join();
-    }
-  }
 };
 
 void HttpServer::Impl::routes() {
-  http.Options(".*", [this](const httplib::Request& req, httplib::Response& res) {
-    const std::string origin = req.get_header_value("Origin");
-    if (!origin.empty() && !origin_allowed(o.origins, origin)) {
-      reply_error(req, res, ApiError{403, "origin " + origin + " is not allowed (add it to LOCUS_ORIGINS)", ""});
-      return;
-    }
-    if (!origin.empty()) {
-      res.set_header("Access-Control-Allow-Origin", origin);
-      res.set_header("Vary", "Origin");
-    }
-    res.set_header("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, OPTIONS, HEAD");
-    const std::string asked = req.get_header_value("Access-Control-Request-Headers");
-    res.set_header("Access-Control-Allow-Headers",
-                   asked.empty() ? "Authorization, Content-Type, User-Agent, Accept, X-Requested-With" : asked);
-    res.set_header("Access-Control-Max-Age", "86400");
-    res.status = 204;
-  });
   // Liveness probe, open even with a key: many clients call it before anything else.
-  http.Get("/", guarded([](const httplib::Request&, httplib::Response& res) {
-             res.set_content("Ollama is running", "text/plain; charset=utf-8");
-           }, true));
-  http.Get("/api/version", guarded([this](const httplib::Request&, httplib::Response& res) {
-             res.set_content(OrderedJson{{"version", o.version}}.dump(), "application/json");
-           }));
+  add("GET", "/", [](Exchange&, const Request&, Response& res) {
+    res.set_content("Ollama is running", "text/plain; charset=utf-8");
+  }, true);
+  add("GET", "/api/version", [this](Exchange&, const Request&, Response& res) {
+    res.set_content(OrderedJson{{"version", o.version}}.dump(), "application/json");
+  });
   // Prometheus text format: token counts and where the time goes (server/metrics.h).
-  http.Get("/metrics", guarded([this](const httplib::Request&, httplib::Response& res) {
-             MetricsGauges g = backend.gauges();
-             g.open_streams = open_streams.load();
-             res.set_content(prometheus_text(backend.metrics(), g), "text/plain; version=0.0.4; charset=utf-8");
-           }));
+  add("GET", "/metrics", [this](Exchange&, const Request&, Response& res) {
+    MetricsGauges g = backend.gauges();
+    g.open_streams = open_streams.load();
+    const http::CoreStats cs = core->stats();
+    g.open_connections = cs.open_connections;
+    g.refused_connections = cs.refused_connections;
+    g.timed_out_connections = cs.timed_out;
+    res.set_content(prometheus_text(backend.metrics(), g), "text/plain; version=0.0.4; charset=utf-8");
+  });
   const std::pair<const char*, Api> generators[] = {{"/api/chat", Api::kOllamaChat},
                                                     {"/api/generate", Api::kOllamaGenerate},
                                                     {"/v1/chat/completions", Api::kOpenAiChat},
                                                     {"/v1/completions", Api::kOpenAiCompletions}};
   for (const auto& [path, api] : generators) {
-    http.Post(path, guarded([this, api = api](const httplib::Request& req, httplib::Response& res) {
-                generation(req, res, api);
-              }));
+    add("POST", path, [this, api = api](Exchange& ex, const Request& req, Response& res) {
+      generation(ex, req, res, api);
+    });
   }
-  http.Get("/api/tags", guarded([this](const httplib::Request& req, httplib::Response& res) {
-             reply_json(req, res, backend.tags());
-           }));
-  http.Get("/api/ps", guarded([this](const httplib::Request& req, httplib::Response& res) {
-             reply_json(req, res, backend.ps());
-           }));
-  http.Post("/api/show", guarded([this](const httplib::Request& req, httplib::Response& res) {
-              auto body = json_body(req, res);
-              if (!body) return;
-              std::string model = field_string(*body, "model");
-              if (model.empty()) model = field_string(*body, "name");  // the deprecated alias clients still send
-              if (model.empty()) return reply_error(req, res, ApiError{400, "model: expected a model name, found none", "model"});
-              t_log.model = model;
-              const auto verbose = body->find("verbose");
-              reply_json(req, res, backend.show(model, verbose != body->end() && verbose->is_boolean() && verbose->get<bool>()));
-            }));
-  http.Delete("/api/delete", guarded([this](const httplib::Request& req, httplib::Response& res) {
-                auto body = json_body(req, res);
-                if (!body) return;
-                std::string model = field_string(*body, "model");
-                if (model.empty()) model = field_string(*body, "name");
-                if (model.empty()) return reply_error(req, res, ApiError{400, "model: expected a model name, found none", "model"});
-                t_log.model = model;
-                JsonReply r = backend.remove(model);
-                if (r.error) return reply_error(req, res, *r.error);
-                res.status = 200;
-              }));
-  http.Post("/api/copy", guarded([this](const httplib::Request& req, httplib::Response& res) {
-              auto body = json_body(req, res);
-              if (!body) return;
-              const std::string source = field_string(*body, "source"), destination = field_string(*body, "destination");
-              if (source.empty() || destination.empty()) {
-                return reply_error(req, res, ApiError{400, "source and destination: expected two model names", "source"});
-              }
-              JsonReply r = backend.copy(source, destination);
-              if (r.error) return reply_error(req, res, *r.error);
-              res.status = 200;
-            }));
+  add("GET", "/api/tags", [this](Exchange&, const Request& req, Response& res) { reply_json(req, res, backend.tags()); });
+  add("GET", "/api/ps", [this](Exchange&, const Request& req, Response& res) { reply_json(req, res, backend.ps()); });
+  add("POST", "/api/show", [this](Exchange&, const Request& req, Response& res) {
+    auto body = json_body(req, res);
+    if (!body) return;
+    std::string model = field_string(*body, "model");
+    if (model.empty()) model = field_string(*body, "name");  // the deprecated alias clients still send
+    if (model.empty()) return reply_error(req, res, ApiError{400, "model: expected a model name, found none", "model"});
+    t_log.model = model;
+    const auto verbose = body->find("verbose");
+    reply_json(req, res, backend.show(model, verbose != body->end() && verbose->is_boolean() && verbose->get<bool>()));
+  });
+  add("DELETE", "/api/delete", [this](Exchange&, const Request& req, Response& res) {
+    auto body = json_body(req, res);
+    if (!body) return;
+    std::string model = field_string(*body, "model");
+    if (model.empty()) model = field_string(*body, "name");
+    if (model.empty()) return reply_error(req, res, ApiError{400, "model: expected a model name, found none", "model"});
+    t_log.model = model;
+    JsonReply r = backend.remove(model);
+    if (r.error) return reply_error(req, res, *r.error);
+    res.status = 200;
+  });
+  add("POST", "/api/copy", [this](Exchange&, const Request& req, Response& res) {
+    auto body = json_body(req, res);
+    if (!body) return;
+    const std::string source = field_string(*body, "source"), destination = field_string(*body, "destination");
+    if (source.empty() || destination.empty()) {
+      return reply_error(req, res, ApiError{400, "source and destination: expected two model names", "source"});
+    }
+    JsonReply r = backend.copy(source, destination);
+    if (r.error) return reply_error(req, res, *r.error);
+    res.status = 200;
+  });
   const std::pair<const char*, EmbedApi> embedders[] = {{"/api/embed", EmbedApi::kOllamaEmbed},
                                                        {"/api/embeddings", EmbedApi::kOllamaEmbeddings},
                                                        {"/v1/embeddings", EmbedApi::kOpenAi}};
   for (const auto& [path, api] : embedders) {
-    http.Post(path, guarded([this, api = api](const httplib::Request& req, httplib::Response& res) {
-                embedding(req, res, api);
-              }));
+    add("POST", path, [this, api = api](Exchange& ex, const Request& req, Response& res) {
+      embedding(ex, req, res, api);
+    });
   }
   // /api/pull and /api/push take the same body, {"model" (or "name"), "insecure"?, "stream"?}, and answer alike.
   for (const bool is_push : {false, true}) {
-    http.Post(is_push ? "/api/push" : "/api/pull", guarded([this, is_push](const httplib::Request& req, httplib::Response& res) {
-              auto body = json_body(req, res);
-              if (!body) return;
-              std::string model = field_string(*body, "model");
-              if (model.empty()) model = field_string(*body, "name");  // ollama-js sends `name`
-              if (model.empty()) return reply_error(req, res, ApiError{400, "model: expected a model name, found none", "model"});
-              const auto insecure_it = body->find("insecure");
-              if (insecure_it != body->end() && !insecure_it->is_null() && !insecure_it->is_boolean()) {
-                return reply_error(req, res, ApiError{400, "insecure: expected a boolean", "insecure"});
-              }
-              const bool insecure = insecure_it != body->end() && insecure_it->is_boolean() && insecure_it->get<bool>();
-              const auto stream_it = body->find("stream");
-              const bool stream = stream_it == body->end() || !stream_it->is_boolean() || stream_it->get<bool>();
-              t_log.model = model;
-              progress_route(req, res, stream, [this, model, insecure, is_push](ProgressTask& task) {
-                const auto on_line = [&task](const nlohmann::json& line) { task.push(line.dump()); };
-                JsonReply r = is_push ? backend.push(model, insecure, on_line, task.cancel)
-                                      : backend.pull(model, insecure, on_line, task.cancel);
-                return r.error;
-              });
-            }));
+    add("POST", is_push ? "/api/push" : "/api/pull", [this, is_push](Exchange& ex, const Request& req, Response& res) {
+      auto body = json_body(req, res);
+      if (!body) return;
+      std::string model = field_string(*body, "model");
+      if (model.empty()) model = field_string(*body, "name");  // ollama-js sends `name`
+      if (model.empty()) return reply_error(req, res, ApiError{400, "model: expected a model name, found none", "model"});
+      const auto insecure_it = body->find("insecure");
+      if (insecure_it != body->end() && !insecure_it->is_null() && !insecure_it->is_boolean()) {
+        return reply_error(req, res, ApiError{400, "insecure: expected a boolean", "insecure"});
+      }
+      const bool insecure = insecure_it != body->end() && insecure_it->is_boolean() && insecure_it->get<bool>();
+      const auto stream_it = body->find("stream");
+      const bool stream = stream_it == body->end() || !stream_it->is_boolean() || stream_it->get<bool>();
+      t_log.model = model;
+      progress_route(ex, req, res, stream, [this, model, insecure, is_push](ProgressTask& task) {
+        const auto on_line = [&task](const nlohmann::json& line) { task.push(line.dump()); };
+        JsonReply r = is_push ? backend.push(model, insecure, on_line, task.cancel)
+                              : backend.pull(model, insecure, on_line, task.cancel);
+        return r.error;
+      });
+    });
   }
-  http.Post("/api/create", guarded([this](const httplib::Request& req, httplib::Response& res) {
-              auto body = json_body(req, res);
-              if (!body) return;
-              const auto stream_it = body->find("stream");
-              const bool stream = stream_it == body->end() || !stream_it->is_boolean() || stream_it->get<bool>();
-              t_log.model = field_string(*body, "model");
-              const nlohmann::json plain = nlohmann::json::parse(body->dump());
-              progress_route(req, res, stream, [this, plain](ProgressTask& task) {
-                bool said_success = false;
-                JsonReply r = backend.create(plain, [&](const std::string& status) {
-                  said_success = status == "success";
-                  task.push(OrderedJson{{"status", status}}.dump());
-                });
-                // Clients wait for a last {"status":"success"}; add it unless create said it.
-                if (!r.error && !said_success) task.push(OrderedJson{{"status", "success"}}.dump());
-                return r.error;
-              });
-            }));
+  add("POST", "/api/create", [this](Exchange& ex, const Request& req, Response& res) {
+    auto body = json_body(req, res);
+    if (!body) return;
+    const auto stream_it = body->find("stream");
+    const bool stream = stream_it == body->end() || !stream_it->is_boolean() || stream_it->get<bool>();
+    t_log.model = field_string(*body, "model");
+    const nlohmann::json plain = nlohmann::json::parse(body->dump());
+    progress_route(ex, req, res, stream, [this, plain](ProgressTask& task) {
+      bool said_success = false;
+      JsonReply r = backend.create(plain, [&](const std::string& status) {
+        said_success = status == "success";
+        task.push(OrderedJson{{"status", status}}.dump());
+      });
+      // Clients wait for a last {"status":"success"}; add it unless create said it.
+      if (!r.error && !said_success) task.push(OrderedJson{{"status", "success"}}.dump());
+      return r.error;
+    });
+  });
   blob_routes();
-  http.Get("/v1/models", guarded([this](const httplib::Request& req, httplib::Response& res) {
-             reply_json(req, res, backend.openai_models());
-           }));
-  http.Get("/v1/models/(.+)", guarded([this](const httplib::Request& req, httplib::Response& res) {
-             reply_json(req, res, backend.openai_model(req.matches[1]));
-           }));
+  add("GET", "/v1/models", [this](Exchange&, const Request& req, Response& res) {
+    reply_json(req, res, backend.openai_models());
+  });
+  prefixed.push_back(PrefixRoute{"GET", kModelPrefix, true, RouteEntry{[this](Exchange&, const Request& req, Response& res) {
+    reply_json(req, res, backend.openai_model(req.path.substr(kModelPrefix.size())));
+  }}});
 }
 
 // Ollama's blob protocol, the first half of creating a model from files: HEAD /api/blobs/DIGEST says whether
@@ -438,37 +500,33 @@ void HttpServer::Impl::blob_routes() {
   const auto bad_digest = [](const std::string& text) {
     return ApiError{400, "digest: expected sha256:<64 lower-case hex digits>, found \"" + text + "\"", "digest"};
   };
-  // httplib answers HEAD with the GET route (and leaves the body out).
-  http.Get("/api/blobs/([^/]*)", guarded([this, parse_digest, bad_digest](const httplib::Request& req,
-                                                                         httplib::Response& res) {
-             if (req.method != "HEAD") {
-               res.set_header("Allow", "HEAD, POST");
-               return reply_error(req, res, ApiError{405, "GET /api/blobs: ask with HEAD, upload with POST", ""});
-             }
-             const std::string text = req.matches[1];
-             const auto digest = parse_digest(text);
-             if (!digest) return reply_error(req, res, bad_digest(text));
-             const BlobReply r = backend.has_blob(*digest);
-             if (r.error) return reply_error(req, res, *r.error);
-             if (!r.existed) return reply_error(req, res, ApiError{404, "blob " + *digest + " not found", "digest"});
-             res.status = 200;
-           }));
-  http.Post("/api/blobs/([^/]*)", [this, parse_digest, bad_digest](const httplib::Request& req, httplib::Response& res,
-                                                                   const httplib::ContentReader& content) {
-    bool read = false;  // httplib's reader must run once: a second call would read the next request
+  // GET routes answer HEAD too (without the body); a blob is only asked about with HEAD.
+  prefixed.push_back(PrefixRoute{"GET", kBlobPrefix, false, RouteEntry{[this, parse_digest, bad_digest](
+      Exchange&, const Request& req, Response& res) {
+    if (req.method != "HEAD") {
+      res.set_header("Allow", "HEAD, POST");
+      return reply_error(req, res, ApiError{405, "GET /api/blobs: ask with HEAD, upload with POST", ""});
+    }
+    const std::string text = req.path.substr(kBlobPrefix.size());
+    const auto digest = parse_digest(text);
+    if (!digest) return reply_error(req, res, bad_digest(text));
+    const BlobReply r = backend.has_blob(*digest);
+    if (r.error) return reply_error(req, res, *r.error);
+    if (!r.existed) return reply_error(req, res, ApiError{404, "blob " + *digest + " not found", "digest"});
+    res.status = 200;
+  }}});
+  prefixed.push_back(PrefixRoute{"POST", kBlobPrefix, false, RouteEntry{[this, parse_digest, bad_digest](
+      Exchange& ex, const Request& req, Response& res) {
+    bool read = false;  // the body can be read once
     const BodyReader read_body = [&](const std::function<void(std::string_view)>& chunk) {
       if (read) return false;
       read = true;
-      return content([&](const char* data, size_t n) {
-        chunk(std::string_view(data, n));
-        return true;
-      });
+      return ex.read_body(chunk);
     };
     const auto read_rest = [&] {
       if (!read) read_body([](std::string_view) {});
     };
-    if (!admit(req, res, false)) return read_rest();
-    const std::string text = req.matches[1];
+    const std::string text = req.path.substr(kBlobPrefix.size());
     const auto digest = parse_digest(text);
     if (!digest) {
       read_rest();
@@ -478,19 +536,10 @@ void HttpServer::Impl::blob_routes() {
     read_rest();
     if (r.error) return reply_error(req, res, *r.error);
     res.status = 201;
-  });
-  // Bodies over the limit, sent here by the pre-routing handler: read and dropped, then 413 in the envelope of
-  // the path the client asked for.
-  http.Post(kTooLargePath, [this](const httplib::Request& req, httplib::Response& res,
-                                  const httplib::ContentReader& content) {
-    content([](const char*, size_t) { return true; });
-    if (!t_log.too_large) return reply_error(req, res, ApiError{404, "no route for POST " + req.path, ""});
-    res.status = 413;
-    res.set_content(error_body_for_path(t_log.path, ApiError{413, too_large_message(), ""}), "application/json");
-  });
+  }}});
 }
 
-void HttpServer::Impl::generation(const httplib::Request& req, httplib::Response& res, Api api) {
+void HttpServer::Impl::generation(Exchange& ex, const Request& req, Response& res, Api api) {
   auto body = json_body(req, res);
   if (!body) return;
   ParseResult parsed = api == Api::kOllamaChat       ? parse_ollama_chat(*body)
@@ -525,7 +574,6 @@ void HttpServer::Impl::generation(const httplib::Request& req, httplib::Response
     std::string out;
     std::string failure;
     std::vector<GenerationEvent> events;
-    int fd = -2;  // the connection (peer_socket.h), looked up when first needed
     while (!writer->finished()) {
       events.clear();
       if (!gen.events->pop_all(events, std::chrono::milliseconds(250))) {
@@ -535,8 +583,7 @@ void HttpServer::Impl::generation(const httplib::Request& req, httplib::Response
           break;
         }
         // Nothing is written before the answer is complete, so a client that gave up is seen on its socket.
-        if (fd == -2) fd = find_connection_fd(req.remote_addr, req.remote_port, req.local_port);
-        if (fd >= 0 && peer_closed(fd)) {
+        if (ex.client_gone()) {
           gen.cancel->store(true);
           failure = "the client closed the connection";
           break;
@@ -558,32 +605,27 @@ void HttpServer::Impl::generation(const httplib::Request& req, httplib::Response
       res.set_content(writer->error_body(ApiError{500, failure, ""}), "application/json");
       return;
     }
-    res.set_content(out, writer->content_type());
+    res.set_content(std::move(out), writer->content_type());
     return;
   }
 
-  auto state = std::make_shared<StreamState>();
-  state->sse = is_openai(api);
-  state->generation = gen;
-  state->remote_addr = req.remote_addr;
-  state->remote_port = req.remote_port;
-  state->local_port = req.local_port;
-  const std::string content_type = writer->content_type();
-  state->writer = std::move(writer);
+  StreamState state;
+  state.sse = is_openai(api);
+  state.generation = gen;
+  res.content_type = writer->content_type();
+  state.writer = std::move(writer);
   res.set_header("Cache-Control", "no-cache");
-  open_streams.fetch_add(1);
-  res.set_chunked_content_provider(
-      content_type, [this, state](size_t, httplib::DataSink& sink) { return pump(*state, sink); },
-      [this, state](bool success) {
-        open_streams.fetch_sub(1);
-        // The stream ended early (write failed, client gone): free the slot now rather than at the next token.
-        if (!success || !state->writer->finished()) state->generation.cancel->store(true);
-      });
+  OpenStream counted(open_streams);
+  bool ok = ex.begin_stream(res);
+  while (ok && !state.writer->finished()) ok = pump(state, ex);
+  if (ok) ex.end_stream();
+  // The stream ended early (write failed, client gone): free the slot now rather than at the next token.
+  if (!ok || !state.writer->finished()) state.generation.cancel->store(true);
 }
 
-// One call of the content provider: write whatever events arrived (waiting briefly for some), a ping when the
-// stream has been quiet, or the error line at shutdown. Returning false ends the response (the client is gone).
-bool HttpServer::Impl::pump(StreamState& s, httplib::DataSink& sink) {
+// One round of a stream: write whatever events arrived (waiting briefly for some), a ping when the stream has
+// been quiet, or the error line at shutdown. False when the client is gone.
+bool HttpServer::Impl::pump(StreamState& s, Exchange& ex) {
   std::vector<GenerationEvent>& events = s.events;
   std::string& out = s.out;
   events.clear();
@@ -605,14 +647,13 @@ bool HttpServer::Impl::pump(StreamState& s, httplib::DataSink& sink) {
   }
   if (out.empty() && Clock::now() - s.last_check >= std::chrono::milliseconds(250)) {
     s.last_check = Clock::now();
-    if (s.fd == -2) s.fd = find_connection_fd(s.remote_addr, s.remote_port, s.local_port);
-    if (s.fd >= 0 && peer_closed(s.fd)) {
+    if (ex.client_gone()) {
       s.generation.cancel->store(true);
       return false;
     }
   }
   if (!out.empty()) {
-    if (!sink.write(out.data(), out.size())) {
+    if (!ex.write(out)) {
       s.generation.cancel->store(true);
       return false;
     }
@@ -621,11 +662,10 @@ bool HttpServer::Impl::pump(StreamState& s, httplib::DataSink& sink) {
     m.chunks_written.fetch_add(1, std::memory_order_relaxed);
     if (cpu0 != 0) m.write_ns.fetch_add(thread_cpu_ns() - cpu0, std::memory_order_relaxed);
   }
-  if (s.writer->finished()) sink.done();
   return true;
 }
 
-void HttpServer::Impl::embedding(const httplib::Request& req, httplib::Response& res, EmbedApi api) {
+void HttpServer::Impl::embedding(Exchange& ex, const Request& req, Response& res, EmbedApi api) {
   auto body = json_body(req, res);
   if (!body) return;
   EmbedParse parsed = api == EmbedApi::kOllamaEmbed       ? parse_ollama_embed(*body)
@@ -638,12 +678,7 @@ void HttpServer::Impl::embedding(const httplib::Request& req, httplib::Response&
     write_log(OrderedJson{{"event", "request_warning"}, {"path", req.path}, {"model", request.model}, {"message", w}});
   }
   // Nothing is written until the vectors are ready, so a client that gave up is seen on its socket.
-  int fd = -2;
-  auto abandoned = [&]() {
-    if (stopping.load()) return true;
-    if (fd == -2) fd = find_connection_fd(req.remote_addr, req.remote_port, req.local_port);
-    return fd >= 0 && peer_closed(fd);
-  };
+  auto abandoned = [&]() { return stopping.load() || ex.client_gone(); };
   EmbedResult r = backend.embed(request, abandoned);
   if (r.error) {
     if (r.retry_after_s > 0) res.set_header("Retry-After", std::to_string(r.retry_after_s));
@@ -659,7 +694,7 @@ void HttpServer::Impl::embedding(const httplib::Request& req, httplib::Response&
 // streaming, else one {"status":"success"} at the end. The first line is held back until a second one comes
 // (or the work ends), so that what fails at once (no such model, bad name) gets an HTTP status instead of a
 // 200 stream with an error line; after that, a failure is a last {"error": ...} line.
-void HttpServer::Impl::progress_route(const httplib::Request& req, httplib::Response& res, bool stream,
+void HttpServer::Impl::progress_route(Exchange& ex, const Request& req, Response& res, bool stream,
                                       std::function<std::optional<ApiError>(ProgressTask&)> work) {
   auto task = std::make_shared<ProgressTask>();
   {
@@ -684,14 +719,12 @@ void HttpServer::Impl::progress_route(const httplib::Request& req, httplib::Resp
   }
 
   // Waits until `ready` holds, watching for a client that left and for shutdown; false when it gave up.
-  int fd = -2;
   auto wait_until = [&](auto ready) {
     std::unique_lock<std::mutex> lock(task->mutex);
     while (!ready()) {
       if (task->changed.wait_for(lock, std::chrono::milliseconds(250), ready)) break;
       lock.unlock();
-      if (fd == -2) fd = find_connection_fd(req.remote_addr, req.remote_port, req.local_port);
-      const bool gone = stopping.load() || (fd >= 0 && peer_closed(fd));
+      const bool gone = stopping.load() || ex.client_gone();
       lock.lock();
       if (gone) {
         task->cancel.store(true);
@@ -702,45 +735,60 @@ void HttpServer::Impl::progress_route(const httplib::Request& req, httplib::Resp
   };
 
   if (!stream) {
-    if (!wait_until([&] { return task->finished; })) return;  // nobody to answer
+    if (!wait_until([&] { return task->finished; })) {
+      res.status = 499;  // nobody to answer; the connection is closed
+      return;
+    }
     std::lock_guard<std::mutex> lock(task->mutex);
     if (task->error) return reply_error(req, res, *task->error);
     res.set_content(OrderedJson{{"status", "success"}}.dump(), "application/json");
     return;
   }
-  if (!wait_until([&] { return task->finished || task->pushed >= 2; })) return;
+  if (!wait_until([&] { return task->finished || task->pushed >= 2; })) {
+    res.status = 499;
+    return;
+  }
   {
     std::lock_guard<std::mutex> lock(task->mutex);
     if (task->finished && task->error && task->pushed <= 1) return reply_error(req, res, *task->error);
   }
   res.set_header("Cache-Control", "no-cache");
-  open_streams.fetch_add(1);
-  res.set_chunked_content_provider(
-      "application/x-ndjson",
-      [this, task](size_t, httplib::DataSink& sink) {
-        std::string out;
-        bool finished = false;
-        {
-          std::unique_lock<std::mutex> lock(task->mutex);
-          task->changed.wait_for(lock, std::chrono::milliseconds(250),
-                                 [&] { return task->finished || !task->lines.empty(); });
-          for (auto& l : task->lines) out += l + "\n";
-          task->lines.clear();
-          finished = task->finished;
-          if (finished && task->error) out += OrderedJson{{"error", task->error->message}}.dump() + "\n";
+  res.content_type = "application/x-ndjson";
+  OpenStream counted(open_streams);
+  if (!ex.begin_stream(res)) {
+    task->cancel.store(true);
+    return;
+  }
+  Clock::time_point last_check = Clock::now();
+  for (;;) {
+    std::string out;
+    bool finished = false;
+    {
+      std::unique_lock<std::mutex> lock(task->mutex);
+      task->changed.wait_for(lock, std::chrono::milliseconds(250),
+                             [&] { return task->finished || !task->lines.empty(); });
+      for (auto& l : task->lines) out += l + "\n";
+      task->lines.clear();
+      finished = task->finished;
+      if (finished && task->error) out += OrderedJson{{"error", task->error->message}}.dump() + "\n";
+    }
+    if (!finished && out.empty()) {
+      if (stopping.load()) task->cancel.store(true);
+      if (Clock::now() - last_check >= std::chrono::milliseconds(250)) {
+        last_check = Clock::now();
+        if (ex.client_gone()) {
+          task->cancel.store(true);  // the client left: stop the pull (its blobs resume next time)
+          return;
         }
-        if (!finished && out.empty() && stopping.load()) task->cancel.store(true);
-        if (!out.empty() && !sink.write(out.data(), out.size())) {
-          task->cancel.store(true);
-          return false;
-        }
-        if (finished) sink.done();
-        return true;
-      },
-      [this, task](bool success) {
-        open_streams.fetch_sub(1);
-        if (!success) task->cancel.store(true);  // the client left: stop the pull (its blobs resume next time)
-      });
+      }
+    }
+    if (!out.empty() && !ex.write(out)) {
+      task->cancel.store(true);
+      return;
+    }
+    if (finished) break;
+  }
+  ex.end_stream();
 }
 
 HttpServer::HttpServer(Backend& backend, ServeOptions options)
@@ -748,31 +796,23 @@ HttpServer::HttpServer(Backend& backend, ServeOptions options)
 
 HttpServer::~HttpServer() { stop(); }
 
-bool HttpServer::bind(std::string* error) {
-  const HostPort& hp = impl_->o.listen;
-  if (hp.port == 0) {
-    impl_->port = impl_->http.bind_to_any_port(hp.host);
-    if (impl_->port > 0) return true;
-  } else if (impl_->http.bind_to_port(hp.host, hp.port)) {
-    impl_->port = hp.port;
-    return true;
-  }
-  if (error) *error = "cannot listen on " + hp.host + ":" + std::to_string(hp.port) + " (in use, or not an address of this machine)";
-  return false;
-}
+bool HttpServer::bind(std::string* error) { return impl_->core->bind(error); }
 
-int HttpServer::port() const { return impl_->port; }
+int HttpServer::port() const { return impl_->core->port(); }
 
-void HttpServer::run() { impl_->http.listen_after_bind(); }
+void HttpServer::run() { impl_->core->run(); }
 
 void HttpServer::stop() {
-  impl_->stopping.store(true);
-  // Open streams see `stopping` within one pump (250 ms) and end with an error line; give them a moment.
+  if (impl_->stopping.exchange(true)) {
+    impl_->core->stop();
+    return;
+  }
+  // Open streams see `stopping` within one round (250 ms) and end with an error line; give them a moment.
   const auto deadline = Clock::now() + std::chrono::seconds(2);
   while (impl_->open_streams.load() > 0 && Clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  impl_->http.stop();
+  impl_->core->stop();
 }
 
 }  // namespace locus::server

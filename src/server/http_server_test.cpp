@@ -5,6 +5,8 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+
+#include "server/http_test_server.h"
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -15,154 +17,7 @@
 namespace locus::server {
 namespace {
 
-using Json = nlohmann::json;
-using namespace std::chrono_literals;
-
-GenerationEvent text_event(std::string t) {
-  GenerationEvent e;
-  e.text = std::move(t);
-  return e;
-}
-GenerationEvent done_event() {
-  GenerationEvent e;
-  e.kind = GenerationEvent::Kind::kDone;
-  e.done.prompt_eval_count = 3;
-  e.done.eval_count = 2;
-  return e;
-}
-
-// Behaviour by model name: "hello" answers at once; "slow" writes until cancelled; "fail" errors mid-stream;
-// "quiet" waits before answering (pings); "busy" is refused with 503; anything else is not found.
-class FakeBackend final : public Backend {
- public:
-  ~FakeBackend() override {
-    for (auto& t : threads_) t.join();
-  }
-  std::shared_ptr<std::atomic<bool>> last_cancel;
-
-  StartResult generate(ApiRequest req) override {
-    StartResult r;
-    if (req.model == "busy") {
-      r.error = ApiError{503, "server busy", ""};
-      r.retry_after_s = 3;
-      return r;
-    }
-    if (req.model != "hello" && req.model != "slow" && req.model != "fail" && req.model != "quiet" &&
-        req.model != "mute") {
-      r.error = ApiError{404, "model \"" + req.model + "\" not found, try pulling it first", "model"};
-      return r;
-    }
-    r.generation.events = std::make_shared<EventChannel>();
-    r.generation.cancel = std::make_shared<std::atomic<bool>>(false);
-    last_cancel = r.generation.cancel;
-    auto ch = r.generation.events;
-    auto cancel = r.generation.cancel;
-    const std::string model = req.model;
-    threads_.emplace_back([ch, cancel, model] {
-      if (model == "quiet") std::this_thread::sleep_for(700ms);
-      if (model == "slow" || model == "mute") {
-        while (!cancel->load()) {
-          if (model == "slow") ch->push(text_event("tick "));
-          std::this_thread::sleep_for(20ms);
-        }
-        ch->push(done_event());
-        return;
-      }
-      ch->push(text_event("Hel"));
-      ch->push(text_event("lo"));
-      if (model == "fail") {
-        GenerationEvent e;
-        e.kind = GenerationEvent::Kind::kError;
-        e.text = "the model broke";
-        ch->push(e);
-        return;
-      }
-      ch->push(done_event());
-    });
-    return r;
-  }
-  JsonReply tags() override {
-    JsonReply r;
-    r.body = {{"models", nlohmann::ordered_json::array()}};
-    return r;
-  }
-  JsonReply show(const std::string& model, bool) override { return not_found(model); }
-  JsonReply ps() override { return tags(); }
-  JsonReply remove(const std::string& model) override { return not_found(model); }
-  JsonReply copy(const std::string& s, const std::string&) override { return not_found(s); }
-  JsonReply openai_models() override {
-    JsonReply r;
-    r.body = {{"object", "list"}, {"data", nlohmann::ordered_json::array()}};
-    return r;
-  }
-  JsonReply openai_model(const std::string& model) override { return not_found(model); }
-  // Pull by name: "good" sends two lines and success; "missing" fails before any line (404); "broken" fails
-  // after two lines; "endless" sends lines until cancelled (and records it).
-  JsonReply pull(const std::string& model, bool, const std::function<void(const nlohmann::json&)>& on_line,
-                 const std::atomic<bool>& cancel) override {
-    JsonReply r;
-    if (model == "missing") {
-      r.error = ApiError{404, "pull model manifest: file does not exist", "model"};
-      return r;
-    }
-    on_line({{"status", "pulling manifest"}});
-    on_line({{"status", "pulling 0123456789ab"}, {"digest", "sha256:0123"}, {"total", 10}, {"completed", 10}});
-    if (model == "broken") {
-      r.error = ApiError{502, "the registry went away", ""};
-      return r;
-    }
-    if (model == "endless") {
-      while (!cancel.load()) {
-        on_line({{"status", "pulling 0123456789ab"}});
-        std::this_thread::sleep_for(20ms);
-      }
-      pull_cancelled = true;
-      r.error = ApiError{499, "cancelled", ""};
-      return r;
-    }
-    on_line({{"status", "success"}});
-    return r;
-  }
-  std::atomic<bool> pull_cancelled{false};
-  void cancel_all() override {}
-
- private:
-  static JsonReply not_found(const std::string& model) {
-    JsonReply r;
-    r.error = ApiError{404, "model \"" + model + "\" not found", "model"};
-    return r;
-  }
-  std::vector<std::thread> threads_;
-};
-
-class HttpServerTest : public ::testing::Test {
- protected:
-  void start() { start(ServeOptions()); }
-  void start(const ServeOptions& options) {
-    ServeOptions o = options;
-    o.listen.port = 0;
-    o.ping_interval = 200ms;
-    o.version = "9.9.9";
-    server_ = std::make_unique<HttpServer>(backend_, o);
-    std::string err;
-    ASSERT_TRUE(server_->bind(&err)) << err;
-    thread_ = std::thread([this] { server_->run(); });
-    client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
-    client_->set_read_timeout(10, 0);
-  }
-  void TearDown() override {
-    if (server_) server_->stop();
-    if (thread_.joinable()) thread_.join();
-  }
-  httplib::Result post(const std::string& path, const Json& body, const httplib::Headers& h = {}) {
-    return client_->Post(path.c_str(), h, body.dump(), "application/json");
-  }
-
-  FakeBackend backend_;
-  std::unique_ptr<HttpServer> server_;
-  std::thread thread_;
-  std::unique_ptr<httplib::Client> client_;
-};
+using namespace testing;
 
 TEST_F(HttpServerTest, LivenessAndVersion) {
   start();
@@ -372,7 +227,7 @@ void send_and_leave(int port, const std::string& path, const std::string& body, 
   addr.sin_port = htons(static_cast<uint16_t>(port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  const std::string request = "POST " + path + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+  const std::string request = "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: " +
                               std::to_string(body.size()) + "\r\n\r\n" + body;
   ASSERT_EQ(::write(fd, request.data(), request.size()), static_cast<ssize_t>(request.size()));
   char buf[512];

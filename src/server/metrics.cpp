@@ -52,6 +52,11 @@ std::string prometheus_text(const ServerMetrics& m, const MetricsGauges& g) {
   add(out, "models_loaded", "gauge", "Models loaded.", g.models_loaded);
   add(out, "requests_active", "gauge", "Requests in slots.", g.active);
   add(out, "requests_queued", "gauge", "Requests waiting for a slot.", g.queued);
+  add(out, "http_open_connections", "gauge", "Open HTTP connections.", static_cast<double>(g.open_connections));
+  add(out, "http_refused_connections_total", "counter", "Connections refused past the connection limit.",
+      static_cast<double>(g.refused_connections));
+  add(out, "http_timed_out_connections_total", "counter",
+      "Connections closed because a header, idle or body deadline passed.", static_cast<double>(g.timed_out_connections));
   return out;
 }
 

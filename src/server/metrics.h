@@ -39,6 +39,10 @@ struct MetricsGauges {
   int models_loaded = 0;
   int active = 0;         // requests in slots, every model
   int queued = 0;         // requests waiting for a slot
+  // The HTTP core's connections (http_core.h).
+  size_t open_connections = 0;
+  size_t refused_connections = 0;    // since start: past LOCUS_MAX_CONNECTIONS
+  size_t timed_out_connections = 0;  // since start: header, idle or body deadline passed
 };
 
 // The Prometheus text exposition (version 0.0.4) of the counters and gauges, names prefixed `locus_`.

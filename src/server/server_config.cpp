@@ -5,6 +5,9 @@
 #include <charconv>
 #include <cstdlib>
 
+#include <arpa/inet.h>
+#include <unistd.h>
+
 #include "server/go_duration.h"
 #include "server/json_fields.h"
 #include "server/response_writer.h"
@@ -138,6 +141,49 @@ bool authorized(std::string_view api_key, std::string_view header) {
 
 bool is_openai_path(std::string_view path) { return path == "/v1" || path.starts_with("/v1/"); }
 
+bool host_allowed(const ServeOptions& options, std::string_view host_header) {
+  if (!is_loopback_host(options.listen.host)) return true;
+  std::string_view host = trim(host_header);
+  if (host.empty()) return true;
+  // The name without its port: "[::1]:11434" -> "::1", "localhost:11434" -> "localhost".
+  std::string name;
+  if (host.starts_with("[")) {
+    const size_t close = host.find(']');
+    if (close == std::string_view::npos) return false;
+    const std::string_view rest = host.substr(close + 1);
+    if (!rest.empty() && (rest[0] != ':' || !parse_int(rest.substr(1)))) return false;
+    name = std::string(host.substr(1, close - 1));
+  } else {
+    const size_t colon = host.find(':');
+    if (colon != std::string_view::npos) {
+      if (host.find(':', colon + 1) != std::string_view::npos) return false;  // an IPv6 address needs brackets
+      if (!parse_int(host.substr(colon + 1))) return false;
+    }
+    name = std::string(host.substr(0, colon));
+  }
+  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (name.ends_with(".")) name.pop_back();  // "localhost." is the same name
+  if (name == "localhost" || name.ends_with(".localhost")) return true;
+  if (is_loopback_host(name) && name != "localhost") {
+    // 127.0.0.0/8 and ::1 as literals only: "127.evil.example" is a name, not an address.
+    in6_addr a6{};
+    in_addr a4{};
+    if (inet_pton(AF_INET, name.c_str(), &a4) == 1 || inet_pton(AF_INET6, name.c_str(), &a6) == 1) return true;
+  }
+  char self[256] = {};
+  if (gethostname(self, sizeof self - 1) == 0 && self[0] != '\0') {
+    std::string me(self);
+    std::transform(me.begin(), me.end(), me.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (name == me) return true;
+  }
+  for (const auto& pattern : options.allowed_hosts) {
+    std::string p = pattern;
+    std::transform(p.begin(), p.end(), p.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (glob_match(p, name) || glob_match(p, host)) return true;
+  }
+  return false;
+}
+
 std::string error_body_for_path(std::string_view path, const ApiError& error) {
   return is_openai_path(path) ? openai_error_body(error) : ollama_error_body(error.message);
 }
@@ -181,6 +227,10 @@ std::optional<std::string> apply_environment(ServeOptions& o,
   if (auto e = positive("LOCUS_NUM_PARALLEL", 256, &o.n_slots)) return e;
   if (auto e = positive("LOCUS_MAX_QUEUE", 100000, &o.max_queue)) return e;
   if (auto e = positive("LOCUS_CONTEXT_LENGTH", int64_t{1} << 22, &o.ctx)) return e;
+  if (auto v = get("LOCUS_ALLOWED_HOSTS")) {
+    for (auto& h : split_list(*v)) o.allowed_hosts.push_back(std::move(h));
+  }
+  if (auto e = positive("LOCUS_MAX_CONNECTIONS", 1'000'000, &o.max_connections)) return e;
   if (auto v = get("LOCUS_KEEP_ALIVE")) {
     auto ka = parse_keep_alive_text(*v);
     if (!ka) return "LOCUS_KEEP_ALIVE: expected a duration (5m, 1h30m) or seconds (-1 = forever), found '" + *v + "'";

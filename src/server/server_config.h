@@ -48,6 +48,15 @@ struct ServeOptions {
   int n_threads = 0;          // model threads; 0 = all cores
   std::chrono::milliseconds ping_interval{3000};  // SSE ": ping" while nothing else is written
   std::string version;        // GET /api/version
+  // Connections (server/http_core.h): a bound on open ones (503 past it) and the deadlines that close idle or
+  // slow ones.
+  size_t max_connections = 4096;
+  std::chrono::milliseconds header_timeout{10'000};  // a request's header, from its first byte
+  std::chrono::milliseconds idle_timeout{60'000};    // a keep-alive connection between requests
+  std::chrono::milliseconds body_timeout{60'000};    // a whole JSON body; a pause in a model upload
+  std::chrono::milliseconds write_timeout{60'000};   // one write to a client that does not read
+  // Extra Host names accepted while listening on loopback ('*' wildcards); see host_allowed.
+  std::vector<std::string> allowed_hosts;
 };
 
 // A comma-separated list; blanks trimmed, empty items dropped.
@@ -60,12 +69,20 @@ bool glob_match(std::string_view pattern, std::string_view text);
 // time for equal lengths. Without a key everything is allowed.
 bool authorized(std::string_view api_key, std::string_view authorization_header);
 
+// DNS rebinding: a web page whose name is made to resolve to 127.0.0.1 reaches a loopback server with its own
+// name in Host. While listening on loopback, only local names are accepted: no Host (HTTP/1.0), localhost and
+// *.localhost, loopback addresses (127.0.0.0/8, ::1, with or without a port), this machine's host name, and
+// the patterns in options.allowed_hosts (LOCUS_ALLOWED_HOSTS; '*' accepts any). Listening on another address,
+// the operator has chosen to be reached by other names, and every Host is accepted.
+bool host_allowed(const ServeOptions& options, std::string_view host_header);
+
 // /v1/... answers errors in OpenAI's envelope, everything else in Ollama's.
 bool is_openai_path(std::string_view path);
 std::string error_body_for_path(std::string_view path, const ApiError& error);
 
 // The environment's settings over the defaults: LOCUS_HOST, LOCUS_API_KEY, LOCUS_ORIGINS, LOCUS_MAX_REQUEST_BYTES,
-// LOCUS_NUM_PARALLEL, LOCUS_MAX_QUEUE, LOCUS_CONTEXT_LENGTH, LOCUS_KEEP_ALIVE. `getenv` is injectable for tests.
+// LOCUS_NUM_PARALLEL, LOCUS_MAX_QUEUE, LOCUS_CONTEXT_LENGTH, LOCUS_KEEP_ALIVE, LOCUS_ALLOWED_HOSTS,
+// LOCUS_MAX_CONNECTIONS. `getenv` is injectable for tests.
 // Returns an error line naming the variable, what was expected and what was found, or nothing.
 std::optional<std::string> apply_environment(ServeOptions& options,
                                              const std::function<const char*(const char*)>& getenv_fn);

@@ -1,6 +1,7 @@
 #include "server/server_config.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <map>
 #include <thread>
@@ -148,6 +149,63 @@ TEST(EventChannel, DeliversInOrderAcrossThreads) {
   EXPECT_TRUE(ch.ended());
   std::vector<GenerationEvent> none;
   EXPECT_FALSE(ch.pop_all(none, std::chrono::milliseconds(10)));
+}
+
+}  // namespace
+}  // namespace locus::server
+
+namespace locus::server {
+namespace {
+
+TEST(HostAllowed, LoopbackServerTakesOnlyLocalNames) {
+  ServeOptions o;  // 127.0.0.1:11434
+  for (const char* ok : {"", "localhost", "localhost:11434", "LOCALHOST:1", "localhost.", "app.localhost:3000",
+                         "127.0.0.1", "127.0.0.1:11434", "127.1.2.3:80", "[::1]", "[::1]:11434"}) {
+    EXPECT_TRUE(host_allowed(o, ok)) << ok;
+  }
+  for (const char* bad : {"evil.example", "evil.example:11434", "127.0.0.1.evil.example", "127.evil.example",
+                          "localhost.evil.example", "evillocalhost", "0.0.0.0:11434", "192.168.1.5:11434",
+                          "[::2]:11434", "[::1", "[::1]x", "localhost:port", "localhost:1:2", "10.0.0.1"}) {
+    EXPECT_FALSE(host_allowed(o, bad)) << bad;
+  }
+  char self[256] = {};
+  ASSERT_EQ(gethostname(self, sizeof self - 1), 0);
+  EXPECT_TRUE(host_allowed(o, std::string(self) + ":11434")) << self;
+}
+
+TEST(HostAllowed, ExtraNamesAndOtherAddresses) {
+  ServeOptions o;
+  o.allowed_hosts = {"models.example", "*.internal.example"};
+  EXPECT_TRUE(host_allowed(o, "models.example:11434"));
+  EXPECT_TRUE(host_allowed(o, "a.internal.example"));
+  EXPECT_FALSE(host_allowed(o, "evil.example"));
+  o.allowed_hosts = {"*"};
+  EXPECT_TRUE(host_allowed(o, "evil.example:11434"));
+  // Listening on another address the operator chose to be reached by other names.
+  ServeOptions wide;
+  wide.listen.host = "0.0.0.0";
+  EXPECT_TRUE(host_allowed(wide, "evil.example:11434"));
+  wide.listen.host = "localhost";
+  EXPECT_FALSE(host_allowed(wide, "evil.example:11434"));
+  wide.listen.host = "::1";
+  EXPECT_FALSE(host_allowed(wide, "evil.example"));
+}
+
+TEST(ApplyEnvironment, AllowedHostsAndConnectionLimit) {
+  std::map<std::string, std::string> env = {{"LOCUS_ALLOWED_HOSTS", "a.example, *.b.example"},
+                                            {"LOCUS_MAX_CONNECTIONS", "100"}};
+  auto get = [&](const char* n) -> const char* {
+    auto it = env.find(n);
+    return it == env.end() ? nullptr : it->second.c_str();
+  };
+  ServeOptions o;
+  ASSERT_FALSE(apply_environment(o, get).has_value());
+  EXPECT_EQ(o.allowed_hosts, (std::vector<std::string>{"a.example", "*.b.example"}));
+  EXPECT_EQ(o.max_connections, 100u);
+  env["LOCUS_MAX_CONNECTIONS"] = "0";
+  const auto err = apply_environment(o, get);
+  ASSERT_TRUE(err.has_value());
+  EXPECT_NE(err->find("LOCUS_MAX_CONNECTIONS"), std::string::npos) << *err;
 }
 
 }  // namespace
