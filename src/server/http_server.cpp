@@ -232,18 +232,10 @@ struct HttpServer::Impl {
       return d;
     }
     d.body_limit = o.max_request_bytes;
-    const std::string length = req.header("Content-Length");
-    if (!length.empty()) {
-      uint64_t n = 0;
-      const bool digits = std::all_of(length.begin(), length.end(), [](char c) { return c >= '0' && c <= '9'; });
-      if (!digits || length.size() > 19 || (n = std::stoull(length)) > o.max_request_bytes) {
-        d.refusal = error_response(req.path, ApiError{digits && length.size() <= 19 ? 413 : 400,
-                                                     digits && length.size() <= 19
-                                                         ? too_large_message()
-                                                         : "Content-Length: expected a number of bytes, found '" +
-                                                               length + "'",
-                                                     ""});
-        log_line(req, d.refusal->status, 0.0, "", -1, -1, "body refused");
+    if (req.has_header("Content-Length")) {
+      if (auto refused = check_content_length(req.header("Content-Length"), o.max_request_bytes)) {
+        d.refusal = error_response(req.path, ApiError{refused->status, refused->message, ""});
+        log_line(req, refused->status, 0.0, "", -1, -1, "body refused");
         return d;
       }
     }

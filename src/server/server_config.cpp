@@ -5,9 +5,6 @@
 #include <charconv>
 #include <cstdlib>
 
-#include <arpa/inet.h>
-#include <unistd.h>
-
 #include "server/go_duration.h"
 #include "server/json_fields.h"
 #include "server/response_writer.h"
@@ -75,10 +72,6 @@ std::optional<HostPort> parse_host(std::string_view text, std::string* error) {
   return out;
 }
 
-bool is_loopback_host(std::string_view host) {
-  return host == "localhost" || host == "::1" || host.starts_with("127.");
-}
-
 std::vector<std::string> default_origins() {
   std::vector<std::string> out;
   for (const char* host : {"localhost", "127.0.0.1", "0.0.0.0", "[::1]"}) {
@@ -103,27 +96,6 @@ std::vector<std::string> split_list(std::string_view csv) {
   return out;
 }
 
-bool glob_match(std::string_view pattern, std::string_view text) {
-  // Iterative wildcard match with one backtrack point: linear enough for short origin strings.
-  size_t p = 0, t = 0, star = std::string_view::npos, mark = 0;
-  while (t < text.size()) {
-    if (p < pattern.size() && pattern[p] == '*') {
-      star = p++;
-      mark = t;
-    } else if (p < pattern.size() && pattern[p] == text[t]) {
-      ++p;
-      ++t;
-    } else if (star != std::string_view::npos) {
-      p = star + 1;
-      t = ++mark;
-    } else {
-      return false;
-    }
-  }
-  while (p < pattern.size() && pattern[p] == '*') ++p;
-  return p == pattern.size();
-}
-
 bool origin_allowed(const std::vector<std::string>& patterns, std::string_view origin) {
   return std::any_of(patterns.begin(), patterns.end(), [&](const std::string& p) { return glob_match(p, origin); });
 }
@@ -140,49 +112,6 @@ bool authorized(std::string_view api_key, std::string_view header) {
 }
 
 bool is_openai_path(std::string_view path) { return path == "/v1" || path.starts_with("/v1/"); }
-
-bool host_allowed(const ServeOptions& options, std::string_view host_header) {
-  if (!is_loopback_host(options.listen.host)) return true;
-  std::string_view host = trim(host_header);
-  if (host.empty()) return true;
-  // The name without its port: "[::1]:11434" -> "::1", "localhost:11434" -> "localhost".
-  std::string name;
-  if (host.starts_with("[")) {
-    const size_t close = host.find(']');
-    if (close == std::string_view::npos) return false;
-    const std::string_view rest = host.substr(close + 1);
-    if (!rest.empty() && (rest[0] != ':' || !parse_int(rest.substr(1)))) return false;
-    name = std::string(host.substr(1, close - 1));
-  } else {
-    const size_t colon = host.find(':');
-    if (colon != std::string_view::npos) {
-      if (host.find(':', colon + 1) != std::string_view::npos) return false;  // an IPv6 address needs brackets
-      if (!parse_int(host.substr(colon + 1))) return false;
-    }
-    name = std::string(host.substr(0, colon));
-  }
-  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
-  if (name.ends_with(".")) name.pop_back();  // "localhost." is the same name
-  if (name == "localhost" || name.ends_with(".localhost")) return true;
-  if (is_loopback_host(name) && name != "localhost") {
-    // 127.0.0.0/8 and ::1 as literals only: "127.evil.example" is a name, not an address.
-    in6_addr a6{};
-    in_addr a4{};
-    if (inet_pton(AF_INET, name.c_str(), &a4) == 1 || inet_pton(AF_INET6, name.c_str(), &a6) == 1) return true;
-  }
-  char self[256] = {};
-  if (gethostname(self, sizeof self - 1) == 0 && self[0] != '\0') {
-    std::string me(self);
-    std::transform(me.begin(), me.end(), me.begin(), [](unsigned char c) { return std::tolower(c); });
-    if (name == me) return true;
-  }
-  for (const auto& pattern : options.allowed_hosts) {
-    std::string p = pattern;
-    std::transform(p.begin(), p.end(), p.begin(), [](unsigned char c) { return std::tolower(c); });
-    if (glob_match(p, name) || glob_match(p, host)) return true;
-  }
-  return false;
-}
 
 std::string error_body_for_path(std::string_view path, const ApiError& error) {
   return is_openai_path(path) ? openai_error_body(error) : ollama_error_body(error.message);

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "server/api_request.h"
+#include "server/host_check.h"
 
 namespace locus::server {
 
@@ -29,8 +30,6 @@ struct HostPort {
 // trailing '/'. A missing host is 127.0.0.1, a missing port 11434. Returns nothing and sets *error for
 // anything else (a port outside 0-65535, "https://", a path).
 std::optional<HostPort> parse_host(std::string_view text, std::string* error);
-// 127.0.0.0/8, ::1 and "localhost": the addresses only this machine reaches.
-bool is_loopback_host(std::string_view host);
 
 // Ollama's default origins: localhost, 127.0.0.1, 0.0.0.0 and [::1] on any port (http and https) and the
 // app-like schemes (app://, file://, tauri://, vscode-webview://, vscode-file://).
@@ -63,18 +62,15 @@ struct ServeOptions {
 std::vector<std::string> split_list(std::string_view csv);
 // Whether `origin` matches one of the patterns; '*' in a pattern matches any run of characters.
 bool origin_allowed(const std::vector<std::string>& patterns, std::string_view origin);
-bool glob_match(std::string_view pattern, std::string_view text);
 
 // With a key set, `Authorization: Bearer KEY` (scheme case-insensitive) is required; compared in constant
 // time for equal lengths. Without a key everything is allowed.
 bool authorized(std::string_view api_key, std::string_view authorization_header);
 
-// DNS rebinding: a web page whose name is made to resolve to 127.0.0.1 reaches a loopback server with its own
-// name in Host. While listening on loopback, only local names are accepted: no Host (HTTP/1.0), localhost and
-// *.localhost, loopback addresses (127.0.0.0/8, ::1, with or without a port), this machine's host name, and
-// the patterns in options.allowed_hosts (LOCUS_ALLOWED_HOSTS; '*' accepts any). Listening on another address,
-// the operator has chosen to be reached by other names, and every Host is accepted.
-bool host_allowed(const ServeOptions& options, std::string_view host_header);
+// host_check.h's rule for this server's address and LOCUS_ALLOWED_HOSTS.
+inline bool host_allowed(const ServeOptions& options, std::string_view host_header) {
+  return host_allowed(options.listen.host, options.allowed_hosts, host_header);
+}
 
 // /v1/... answers errors in OpenAI's envelope, everything else in Ollama's.
 bool is_openai_path(std::string_view path);
