@@ -31,7 +31,8 @@ for _ in $(seq 1 100); do
 done
 curl -s -o /dev/null "http://127.0.0.1:$port/" || { echo "server did not start: $(cat "$dir/log")"; exit 1; }
 
-node "$here/clients.mjs" --base "http://127.0.0.1:$port" --gguf "$dir/m.gguf" --served served-file --modules "$modules" --pid "$pid" --locus "$locus"
+node "$here/clients.mjs" --base "http://127.0.0.1:$port" --gguf "$dir/m.gguf" --served served-file \
+  --modules "$modules" --pid "$pid" --locus "$locus"
 rc=$?
 # The suite's last check stops the server with SIGTERM: it must exit 0.
 if wait "$pid"; then echo "ok   server exited 0 after SIGTERM"; else echo "FAIL server exit code after SIGTERM"; rc=1; fi
