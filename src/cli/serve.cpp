@@ -38,11 +38,13 @@ CLI::App* add_serve_command(CLI::App& app, ServeCommandOptions& o) {
                   "serve the GGUF file PATH under the model name NAME (NAME=PATH; repeatable; env "
                   "LOCUS_MODEL_FILES, comma-separated). Requests name models only, never files: this is how a "
                   "file is served. A missing, unreadable or non-GGUF file stops the server at start")
+      ->type_name("NAME=PATH")
       ->expected(1)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cmd->add_option("--model-dir", o.model_dirs,
                   "serve every *.gguf directly in DIR under its file name without .gguf (mmproj* files left out; "
                   "repeatable; env LOCUS_MODEL_DIR)")
+      ->type_name("DIR")
       ->expected(1)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cmd->footer(
