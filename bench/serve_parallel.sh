@@ -44,18 +44,19 @@ wait_ready() {  # url pid
 # Engine alone, one stream (the same sampling loop the server runs, without HTTP).
 "$locus" bench "$model" -t "$threads" -n "$gen" -r "$reps" --sampled --json >"$out/engine.json"
 
+# Requests name models, never files: the GGUF is served under the name "bench".
 "$locus" serve --host "127.0.0.1:$port_locus" --slots "$slots" --ctx "$ctx" --threads "$threads" \
-  --keep-alive -1 >"$out/locus.log" 2>&1 &
+  --keep-alive -1 --model "bench=$model" >"$out/locus.log" 2>&1 &
 pids+=($!)
 wait_ready "http://127.0.0.1:$port_locus/" "${pids[-1]}"
-node "$root/bench/serve_parallel.mjs" --url "http://127.0.0.1:$port_locus" --api ollama --model "$model" \
+node "$root/bench/serve_parallel.mjs" --url "http://127.0.0.1:$port_locus" --api ollama --model bench \
   --streams 1 --tokens 4 >/dev/null  # loads the model and warms up
 # /metrics around each phase: the counters' differences are that phase's work.
 curl -sf "http://127.0.0.1:$port_locus/metrics" >"$out/m0"
-node "$root/bench/serve_parallel.mjs" --url "http://127.0.0.1:$port_locus" --api ollama --model "$model" \
+node "$root/bench/serve_parallel.mjs" --url "http://127.0.0.1:$port_locus" --api ollama --model bench \
   --streams 1 --tokens "$gen" --reps "$reps" >"$out/locus1.json"
 curl -sf "http://127.0.0.1:$port_locus/metrics" >"$out/m1"
-node "$root/bench/serve_parallel.mjs" --url "http://127.0.0.1:$port_locus" --api ollama --model "$model" \
+node "$root/bench/serve_parallel.mjs" --url "http://127.0.0.1:$port_locus" --api ollama --model bench \
   --streams "$slots" --tokens "$gen" --reps "$reps" >"$out/locusN.json"
 curl -sf "http://127.0.0.1:$port_locus/metrics" >"$out/m2"
 node -e 'const f=require("fs"),d=process.argv[1];

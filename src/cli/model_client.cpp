@@ -35,6 +35,14 @@ std::string rfc3339(std::chrono::system_clock::time_point t) {
 // The runtime's answers keep Ollama's field order (ordered_json); the CLI reads them by name.
 json plain(const nlohmann::ordered_json& j) { return json::parse(j.dump()); }
 
+// `locus show` from the store (or a GGUF path) on this machine, in /api/show's shape.
+json show_from_store(const runtime::ModelStore& store, const std::string& model) {
+  runtime::ShownModel shown = runtime::show_model(store, model, false);
+  json out = plain(shown.body);
+  out["modified_at"] = rfc3339(shown.resolved.modified_at);
+  return out;
+}
+
 // ---- HTTP ----
 
 struct HttpReply {
@@ -156,7 +164,14 @@ class HttpClient : public ModelClient {
   std::string server_url() const override { return base_; }
 
   json tags() override { return call("GET", "/api/tags"); }
-  json show(const std::string& model) override { return call("POST", "/api/show", json{{"model", model}}); }
+  json show(const std::string& model) override {
+    // A GGUF path is a file on this machine, which the server never opens for a request (a request names
+    // models only): read it here, as `locus show` does without a server.
+    if (runtime::ModelStore::looks_like_path(model)) {
+      return show_from_store(runtime::ModelStore::from_environment(), model);
+    }
+    return call("POST", "/api/show", json{{"model", model}});
+  }
   std::optional<json> ps() override { return call("GET", "/api/ps"); }
   void copy(const std::string& source, const std::string& destination) override {
     call("POST", "/api/copy", json{{"source", source}, {"destination", destination}});
@@ -322,12 +337,7 @@ class LocalClient : public ModelClient {
     return json{{"models", models}};
   }
 
-  json show(const std::string& model) override {
-    runtime::ShownModel shown = runtime::show_model(store_, model, false);
-    json out = plain(shown.body);
-    out["modified_at"] = rfc3339(shown.resolved.modified_at);
-    return out;
-  }
+  json show(const std::string& model) override { return show_from_store(store_, model); }
 
   std::optional<json> ps() override { return std::nullopt; }
   void copy(const std::string& source, const std::string& destination) override {

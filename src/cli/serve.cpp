@@ -35,6 +35,19 @@ CLI::App* add_serve_command(CLI::App& app, ServeCommandOptions& o) {
                   "end an answer that has collapsed into repeating itself once the repetition spans this many "
                   "tokens (reported as done_reason/finish_reason \"length\"); 0 disables")
       ->capture_default_str();
+  cmd->add_option("--model", o.models,
+                  "serve the GGUF file PATH under the model name NAME (NAME=PATH; repeatable; env "
+                  "LOCUS_MODEL_FILES, comma-separated). Requests name models only, never files: this is how a "
+                  "file is served. A missing, unreadable or non-GGUF file stops the server at start")
+      ->type_name("NAME=PATH")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  cmd->add_option("--model-dir", o.model_dirs,
+                  "serve every *.gguf directly in DIR under its file name without .gguf (mmproj* files left out; "
+                  "repeatable; env LOCUS_MODEL_DIR)")
+      ->type_name("DIR")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cmd->footer(
       "Environment: LOCUS_API_KEY (require 'Authorization: Bearer KEY'), LOCUS_ORIGINS (extra CORS origins, "
       "comma-separated, '*' wildcards), LOCUS_MAX_REQUEST_BYTES (request body limit, default 64 MiB; "
@@ -42,7 +55,8 @@ CLI::App* add_serve_command(CLI::App& app, ServeCommandOptions& o) {
       "LOCUS_MODELS / OLLAMA_MODELS (model stores), "
       "LOCUS_ALLOWED_HOSTS (extra Host names accepted while listening on loopback, comma-separated, '*' "
       "wildcards; other names get 403, against DNS rebinding), LOCUS_MAX_CONNECTIONS (open connections, "
-      "default 4096; 503 past it).");
+      "default 4096; 503 past it). A request's model is a name: a file given with --model or --model-dir, else a "
+      "store model (locus's, then Ollama's); a file path in a request is never opened.");
   return cmd;
 }
 
@@ -101,6 +115,14 @@ int serve(const ServeCommandOptions& c, const std::string& version) {
       o.max_connections = usable;
     }
   }
+  o.model_files.insert(o.model_files.end(), c.models.begin(), c.models.end());
+  o.model_dirs.insert(o.model_dirs.end(), c.model_dirs.begin(), c.model_dirs.end());
+  // Checked before anything listens: a typo in a path is found now, not by the first client.
+  server::ServedFilesResult served = server::served_files_from(o.model_files, o.model_dirs);
+  if (served.error) {
+    std::fprintf(stderr, "locus: %s\n", served.error->c_str());
+    return 2;
+  }
 
   // Signals go to one thread that waits for them (sigwait), so that shutting down is ordinary code rather than
   // a handler: block them before any other thread starts, so every thread inherits the mask.
@@ -118,6 +140,7 @@ int serve(const ServeCommandOptions& c, const std::string& version) {
   bo.keep_alive = o.keep_alive;
   bo.n_threads = o.n_threads;
   bo.loop_guard_tokens = c.loop_guard;
+  bo.files = served.files;
   server::RuntimeBackend backend(store, bo);
   server::HttpServer http(backend, o);
   std::string err;
@@ -134,6 +157,9 @@ int serve(const ServeCommandOptions& c, const std::string& version) {
   }
   std::fprintf(stderr, "locus: listening on %s:%d (slots %d, queue %d, ctx %u, models in %s)\n",
                o.listen.host.c_str(), http.port(), o.n_slots, o.max_queue, o.ctx, store.roots().locus.c_str());
+  for (const server::ServedFile& f : served.files) {
+    std::fprintf(stderr, "locus: serving %s from %s\n", f.name.display().c_str(), f.path.c_str());
+  }
 
   std::thread waiter([&] {
     int sig = 0;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "server/server_config.h"
 
@@ -19,6 +20,8 @@ struct ServeCommandOptions {
   std::string keep_alive;  // empty: LOCUS_KEEP_ALIVE, else 5m
   int threads = 0;
   int loop_guard = 256;  // --loop-guard: tokens of exact repetition that end an answer; 0 disables
+  std::vector<std::string> models;      // --model NAME=PATH, repeatable; after LOCUS_MODEL_FILES's
+  std::vector<std::string> model_dirs;  // --model-dir DIR, repeatable; after LOCUS_MODEL_DIR
 };
 
 CLI::App* add_serve_command(CLI::App& app, ServeCommandOptions& o);

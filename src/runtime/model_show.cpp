@@ -39,9 +39,13 @@ OrderedJson details_json(const ModelDetails& d) {
 OrderedJson model_capabilities() { return OrderedJson::array({"completion", "tools", "thinking"}); }
 
 ShownModel show_model(const ModelStore& store, const std::string& ref, bool verbose) {
+  return show_resolved_model(store, store.resolve_model_ref(ref), verbose);
+}
+
+ShownModel show_resolved_model(const ModelStore& store, ResolvedModel model, bool verbose) {
   ShownModel out;
   ResolvedModel& m = out.resolved;
-  m = store.resolve_model_ref(ref);
+  m = std::move(model);
   const ModelDetails details = store.details(m);
   OrderedJson info = OrderedJson::object();
   std::string chat_template;

@@ -28,5 +28,7 @@ struct ShownModel {
   ResolvedModel resolved;
 };
 ShownModel show_model(const ModelStore& store, const std::string& ref, bool verbose);
+// The same for a model already resolved (the server resolves names itself: a request never names a path).
+ShownModel show_resolved_model(const ModelStore& store, ResolvedModel model, bool verbose);
 
 }  // namespace locus::runtime

@@ -283,7 +283,10 @@ bool ModelStore::looks_like_path(std::string_view ref) {
 
 ResolvedModel ModelStore::resolve_model_ref(std::string_view ref) const {
   if (!looks_like_path(ref)) return resolve(ref);
-  const fs::path p{std::string(ref)};
+  return resolve_file(fs::path{std::string(ref)}, std::string(ref));
+}
+
+ResolvedModel ModelStore::resolve_file(const fs::path& p, std::string display_name) {
   std::error_code ec;
   if (!fs::exists(p, ec)) throw StoreError(StoreErrorKind::not_found, "model file " + p.string() + " does not exist");
   if (!fs::is_regular_file(p, ec)) {
@@ -292,7 +295,7 @@ ResolvedModel ModelStore::resolve_model_ref(std::string_view ref) const {
   require_gguf_magic(p, "model file");
   ResolvedModel r;
   r.root = StoreRootKind::file;
-  r.display_name = std::string(ref);
+  r.display_name = std::move(display_name);
   r.model_path = p;
   r.size_bytes = fs::file_size(p, ec);
   r.modified_at = mtime_of(p);

@@ -124,6 +124,10 @@ class ModelStore {
   // path; everything else is a store name.
   ResolvedModel resolve_model_ref(std::string_view ref) const;
   static bool looks_like_path(std::string_view ref);
+  // A GGUF file as a model (no manifest): checks that it exists, is a regular file and starts with the GGUF
+  // magic. Throws StoreError: not_found, bad_input. The CLI's paths and the files `locus serve --model`
+  // serves come here; a request's model name never does.
+  static ResolvedModel resolve_file(const std::filesystem::path& path, std::string display_name);
 
   // Every model in both roots, locus first; a name in both appears once, as locus's. Entries sorted by
   // modification time, newest first, as Ollama lists them. A manifest that cannot be read is left out and,

@@ -106,8 +106,7 @@ std::string memory_refusal(const std::string& model, uint64_t weights, uint64_t 
 
 ApiError store_error_to_api(const runtime::StoreError& e, const std::string& model) {
   switch (e.kind()) {
-    case runtime::StoreErrorKind::not_found:
-      return api_error(404, "model \"" + model + "\" not found, try pulling it first", "model");
+    case runtime::StoreErrorKind::not_found: return model_not_found(model);
     case runtime::StoreErrorKind::invalid_name: return api_error(400, e.what(), "model");
     case runtime::StoreErrorKind::read_only: return api_error(403, e.what(), "model");
     case runtime::StoreErrorKind::bad_input: return api_error(400, e.what(), "model");
@@ -142,13 +141,38 @@ void RuntimeBackend::cancel_all() {
   reap_wake_.notify_all();
 }
 
-RuntimeBackend::Acquired RuntimeBackend::acquire(const std::string& ref) {
+const ServedFile* RuntimeBackend::served_file(const runtime::ModelName& name) const {
+  for (const ServedFile& f : options_.files) {
+    if (f.name.same_model_as(name)) return &f;
+  }
+  return nullptr;
+}
+
+std::optional<ApiError> RuntimeBackend::lookup(const std::string& model, runtime::ResolvedModel& out) const {
+  RequestedModel requested = check_requested_model(model);
+  if (requested.error) return requested.error;
+  if (const ServedFile* f = served_file(*requested.name)) {
+    try {
+      out = resolve_served_file(*f);
+    } catch (const runtime::StoreError& e) {
+      // The operator's file changed since start-up: their problem to fix, not the client's.
+      return api_error(500, "model \"" + f->name.display() + "\" (served from a file given at start-up): " + e.what());
+    }
+    return std::nullopt;
+  }
+  try {
+    out = store_.resolve(*requested.name);
+  } catch (const runtime::StoreError& e) {
+    return store_error_to_api(e, model);
+  }
+  return std::nullopt;
+}
+
+RuntimeBackend::Acquired RuntimeBackend::acquire(const std::string& model) {
   Acquired out;
   runtime::ResolvedModel resolved;
-  try {
-    resolved = store_.resolve_model_ref(ref);
-  } catch (const runtime::StoreError& e) {
-    out.error = store_error_to_api(e, ref);
+  if (auto error = lookup(model, resolved)) {
+    out.error = std::move(error);
     return out;
   }
   const std::string key = resolved.model_path.string();
@@ -261,12 +285,11 @@ StartResult RuntimeBackend::generate(ApiRequest req) {
 
   if (req.load_only && ka.unload_now()) {
     // Unload: only a model already loaded is touched; the reaper lets it go once its work is done.
-    try {
-      const std::string key = store_.resolve_model_ref(req.model).model_path.string();
+    runtime::ResolvedModel resolved;
+    if (auto error = lookup(req.model, resolved)) return refuse(std::move(*error));
+    {
       std::lock_guard<std::mutex> lock(mutex_);
-      if (auto it = models_.find(key); it != models_.end()) it->second->keep_alive = ka;
-    } catch (const runtime::StoreError& e) {
-      return refuse(store_error_to_api(e, req.model));
+      if (auto it = models_.find(resolved.model_path.string()); it != models_.end()) it->second->keep_alive = ka;
     }
     reap_wake_.notify_all();
     return done_only(FinishReason::kUnload, 0, t0, req.model);

@@ -25,9 +25,11 @@
 #include "server/embed_api.h"
 #include "server/event_channel.h"
 #include "server/metrics.h"
+#include "server/served_models.h"
 
 namespace locus::runtime {
 class ModelStore;
+struct ResolvedModel;
 }
 
 namespace locus::server {
@@ -113,6 +115,9 @@ struct BackendOptions {
   // Memory kept free beyond weights and KV when deciding whether a model fits (activations, the process).
   uint64_t headroom_bytes = uint64_t{512} << 20;
   std::chrono::milliseconds reap_interval{250};
+  // GGUF files the operator serves by name (locus serve --model, --model-dir), already checked at start-up.
+  // Their names come before the stores' (a file given at start is what the operator asked for).
+  std::vector<ServedFile> files;
 };
 
 // Bytes of MemAvailable in /proc/meminfo, or nothing when it cannot be read (then no check is made).
@@ -154,7 +159,11 @@ class RuntimeBackend final : public Backend {
     int64_t load_ns = 0;
     std::optional<ApiError> error;
   };
-  Acquired acquire(const std::string& ref);
+  // A request's model name (never a path: check_requested_model) to the served file or store model it
+  // names; the error is the API's answer (404 for an unknown or invalid name).
+  std::optional<ApiError> lookup(const std::string& model, runtime::ResolvedModel& out) const;
+  const ServedFile* served_file(const runtime::ModelName& name) const;
+  Acquired acquire(const std::string& model);
   void reap_loop();
   // Takes write_mutex_ into `lock` (which must not own it), however long that takes, unless `cancel` is set
   // meanwhile (a client that gave up while waiting must not start a pull or push): then false, unlocked.

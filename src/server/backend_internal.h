@@ -15,7 +15,7 @@
 namespace locus::server {
 
 struct RuntimeBackend::Loaded {
-  std::string name;  // display name: "gemma4:12b" or the GGUF path as given
+  std::string name;  // display name: "gemma4:12b", or a served file's name ("tiny:latest")
   runtime::ResolvedModel resolved;
   runtime::ModelDetails details;
   // Declared before the scheduler so that it is destroyed after it (the scheduler's thread uses the engine).

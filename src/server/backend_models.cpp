@@ -1,6 +1,8 @@
 // RuntimeBackend's model-management answers: /api/tags, /api/show, /api/ps, delete, copy and /v1/models
 // (api-compat.md §2.6), from the model store and the loaded models.
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
 
 #include "runtime/model_show.h"
 #include "server/backend.h"
@@ -17,12 +19,46 @@ int64_t unix_seconds(std::chrono::system_clock::time_point t) {
 
 std::string owner_of(const runtime::ModelName& n) { return n.name_space; }
 
+void log_line(const OrderedJson& j) {
+  const std::string s = j.dump(-1, ' ', false, OrderedJson::error_handler_t::replace) + "\n";
+  std::fwrite(s.data(), 1, s.size(), stderr);
+}
+
+// What /api/tags and /v1/models list: the served files first, then the stores' models but those a served
+// file's name hides (a request for that name gets the file).
+std::vector<runtime::ModelEntry> listed_models(const std::vector<ServedFile>& files, const runtime::ModelStore& store) {
+  std::vector<runtime::ModelEntry> out;
+  for (const ServedFile& f : files) {
+    try {
+      const runtime::ResolvedModel m = resolve_served_file(f);
+      runtime::ModelEntry e;
+      e.name = f.name;
+      e.display_name = m.display_name;
+      e.root = runtime::StoreRootKind::file;
+      e.digest = m.digest;
+      e.size_bytes = m.size_bytes;
+      e.modified_at = m.modified_at;
+      e.details = store.details(m);
+      out.push_back(std::move(e));
+    } catch (const std::exception& ex) {
+      // Checked at start-up; a file changed since is left out of the list and said so in the log.
+      log_line({{"event", "served file unavailable"}, {"model", f.name.display()}, {"error", ex.what()}});
+    }
+  }
+  for (runtime::ModelEntry& e : store.list()) {
+    const bool hidden =
+        std::any_of(files.begin(), files.end(), [&](const ServedFile& f) { return f.name.same_model_as(e.name); });
+    if (!hidden) out.push_back(std::move(e));
+  }
+  return out;
+}
+
 }  // namespace
 
 JsonReply RuntimeBackend::tags() {
   JsonReply r;
   OrderedJson models = OrderedJson::array();
-  for (const runtime::ModelEntry& e : store_.list()) {
+  for (const runtime::ModelEntry& e : listed_models(options_.files, store_)) {
     models.push_back(OrderedJson{{"name", e.display_name},
                                  {"model", e.display_name},
                                  {"modified_at", format_time(e.modified_at)},
@@ -37,8 +73,13 @@ JsonReply RuntimeBackend::tags() {
 
 JsonReply RuntimeBackend::show(const std::string& model, bool verbose) {
   JsonReply r;
+  runtime::ResolvedModel resolved;
+  if (auto error = lookup(model, resolved)) {
+    r.error = std::move(error);
+    return r;
+  }
   try {
-    runtime::ShownModel shown = runtime::show_model(store_, model, verbose);
+    runtime::ShownModel shown = runtime::show_resolved_model(store_, std::move(resolved), verbose);
     r.body = std::move(shown.body);
     r.body["modified_at"] = format_time(shown.resolved.modified_at);
   } catch (const runtime::StoreError& e) {
@@ -85,11 +126,22 @@ JsonReply RuntimeBackend::remove(const std::string& model) {
   // After any pull or create in progress: removing collects unreferenced blobs, theirs included.
   std::lock_guard<std::timed_mutex> write_lock(write_mutex_);
   std::lock_guard<std::mutex> store_lock(store_mutex_);
+  const RequestedModel requested = check_requested_model(model);
+  if (requested.error) {
+    r.error = requested.error;
+    return r;
+  }
+  if (served_file(*requested.name) != nullptr) {
+    r.error = ApiError{403, "model \"" + requested.name->display() + "\" is served from a file given to `locus serve` "
+                       "(--model / --model-dir), not from the store; the API cannot delete it (restart the server "
+                       "without it)", "model"};
+    return r;
+  }
   try {
-    const runtime::ModelName name = runtime::parse_model_name(model);
+    const runtime::ModelName& name = *requested.name;
     std::string loaded_key;  // the GGUF the model names, by which a loaded model is found
     try {
-      loaded_key = store_.resolve_model_ref(model).model_path.string();
+      loaded_key = store_.resolve(name).model_path.string();
     } catch (const runtime::StoreError&) {
       // remove() gives the error
     }
@@ -112,9 +164,25 @@ JsonReply RuntimeBackend::remove(const std::string& model) {
 
 JsonReply RuntimeBackend::copy(const std::string& source, const std::string& destination) {
   JsonReply r;
+  const RequestedModel requested = check_requested_model(source);
+  if (requested.error) {
+    r.error = requested.error;
+    return r;
+  }
+  if (served_file(*requested.name) != nullptr) {
+    r.error = ApiError{400, "model \"" + requested.name->display() + "\" is served from a file given to `locus serve`, "
+                       "not from the store; only store models can be copied", "source"};
+    return r;
+  }
   std::lock_guard<std::mutex> store_lock(store_mutex_);
   try {
-    store_.copy(runtime::parse_model_name(source), runtime::parse_model_name(destination));
+    const runtime::ModelName to = runtime::parse_model_name(destination);
+    if (served_file(to) != nullptr) {
+      r.error = ApiError{400, "destination \"" + to.display() + "\" is the name of a model served from a file given "
+                         "to `locus serve`, which would hide the copy; choose another name", "destination"};
+      return r;
+    }
+    store_.copy(*requested.name, to);
   } catch (const runtime::StoreError& e) {
     r.error = store_error_to_api(e, source);
   }
@@ -124,7 +192,7 @@ JsonReply RuntimeBackend::copy(const std::string& source, const std::string& des
 JsonReply RuntimeBackend::openai_models() {
   JsonReply r;
   OrderedJson data = OrderedJson::array();
-  for (const runtime::ModelEntry& e : store_.list()) {
+  for (const runtime::ModelEntry& e : listed_models(options_.files, store_)) {
     data.push_back(OrderedJson{{"id", e.display_name},
                                {"object", "model"},
                                {"created", unix_seconds(e.modified_at)},
@@ -136,15 +204,15 @@ JsonReply RuntimeBackend::openai_models() {
 
 JsonReply RuntimeBackend::openai_model(const std::string& model) {
   JsonReply r;
-  try {
-    const runtime::ResolvedModel m = store_.resolve(model);
-    r.body = OrderedJson{{"id", m.display_name},
-                         {"object", "model"},
-                         {"created", unix_seconds(m.modified_at)},
-                         {"owned_by", m.name ? owner_of(*m.name) : std::string("library")}};
-  } catch (const runtime::StoreError& e) {
-    r.error = store_error_to_api(e, model);
+  runtime::ResolvedModel m;
+  if (auto error = lookup(model, m)) {
+    r.error = std::move(error);
+    return r;
   }
+  r.body = OrderedJson{{"id", m.display_name},
+                       {"object", "model"},
+                       {"created", unix_seconds(m.modified_at)},
+                       {"owned_by", m.name ? owner_of(*m.name) : std::string("library")}};
   return r;
 }
 

@@ -286,6 +286,20 @@ TEST_F(ConnectionsTest, MalformedRequestsGet400AndHugeHeaders431) {
   EXPECT_EQ(r->status, 200);
 }
 
+TEST_F(ConnectionsTest, PercentEscapesInPathsAreDecoded) {
+  start();
+  auto r = client_->Get("/api/ver%73ion");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  r = client_->Get("/v1/models/hello%3Alatest");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 404);
+  EXPECT_NE(r->body.find("hello:latest"), std::string::npos) << r->body;
+  r = client_->Get("/v1/models/a%zz");  // not an escape: left as it is
+  ASSERT_TRUE(r);
+  EXPECT_NE(r->body.find("a%zz"), std::string::npos) << r->body;
+}
+
 // A client that stops reading a stream: the write deadline ends it and frees the generation.
 TEST_F(ConnectionsTest, AReaderThatStopsReadingIsDroppedAtTheWriteDeadline) {
   ServeOptions o;

@@ -109,6 +109,28 @@ std::string simple_body_response(int status, std::string_view json) {
   return s;
 }
 
+// %XX escapes in a path decoded, as clients expect of a path (`/v1/models/tiny%3Alatest`); a '%' not followed
+// by two hex digits stays as it is.
+std::string percent_decode(std::string_view s) {
+  const auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string Request::header(std::string_view name) const {
@@ -438,7 +460,7 @@ class Connection final : public Exchange, public std::enable_shared_from_this<Co
     const auto& h = parser_->get();
     req_.method = std::string(h.method_string());
     req_.target = std::string(h.target());
-    req_.path = req_.target.substr(0, req_.target.find('?'));
+    req_.path = percent_decode(req_.target.substr(0, req_.target.find('?')));
     req_.version = h.version() >= 11 ? 11 : 10;
     for (const auto& f : h) req_.headers.push_back({std::string(f.name_string()), std::string(f.value())});
     decision_ = core_.check_header(req_);

@@ -42,7 +42,7 @@ struct Header {
 struct Request {
   std::string method;  // as sent: GET, POST, ...
   std::string target;  // as sent: path and query
-  std::string path;    // target up to '?'
+  std::string path;    // target up to '?', %XX escapes decoded
   int version = 11;    // 10 or 11
   std::vector<Header> headers;
   std::string body;    // the whole body for BodyMode::kBuffered; empty for kStreamed (Exchange::read_body)

@@ -139,6 +139,10 @@ TEST(OpenAiErrors, EnvelopeTypesByStatus) {
             R"({"error":{"message":"n: expected 1","type":"invalid_request_error","param":"n","code":null}})");
   EXPECT_EQ(openai_error_body(ApiError{404, "model \"x\" not found", ""}),
             R"({"error":{"message":"model \"x\" not found","type":"not_found_error","param":null,"code":null}})");
+  // An unknown model: OpenAI's code for it, which its clients test for.
+  EXPECT_EQ(openai_error_body(ApiError{404, "model \"x\" not found", "model"}),
+            R"({"error":{"message":"model \"x\" not found","type":"not_found_error","param":"model",)"
+            R"("code":"model_not_found"}})");
   EXPECT_EQ(nlohmann::json::parse(openai_error_body(ApiError{401, "m", ""}))["error"]["type"], "authentication_error");
   EXPECT_EQ(nlohmann::json::parse(openai_error_body(ApiError{429, "m", ""}))["error"]["type"], "rate_limit_error");
   EXPECT_EQ(nlohmann::json::parse(openai_error_body(ApiError{500, "m", ""}))["error"]["type"], "api_error");

@@ -101,7 +101,9 @@ std::string openai_error_body(const ApiError& error) {
   e["message"] = error.message;
   e["type"] = openai_error_type(error.http_status);
   e["param"] = error.param.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(error.param);
-  e["code"] = nullptr;
+  // OpenAI names an unknown model with a code that its clients test for; other errors carry none.
+  e["code"] = error.http_status == 404 && error.param == "model" ? nlohmann::ordered_json("model_not_found")
+                                                                 : nlohmann::ordered_json();
   nlohmann::ordered_json j;
   j["error"] = std::move(e);
   return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);

@@ -165,6 +165,12 @@ std::optional<std::string> apply_environment(ServeOptions& o,
     if (!ka) return "LOCUS_KEEP_ALIVE: expected a duration (5m, 1h30m) or seconds (-1 = forever), found '" + *v + "'";
     o.keep_alive = *ka;
   }
+  if (auto v = get("LOCUS_MODEL_FILES")) {
+    // Before any --model: the environment's files come first in the list, as flags are added after it.
+    std::vector<std::string> specs = split_list(*v);
+    o.model_files.insert(o.model_files.begin(), specs.begin(), specs.end());
+  }
+  if (auto v = get("LOCUS_MODEL_DIR")) o.model_dirs.insert(o.model_dirs.begin(), std::string(trim(*v)));
   return std::nullopt;
 }
 

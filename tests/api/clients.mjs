@@ -18,7 +18,7 @@ import { pathToFileURL } from 'node:url';
 const args = Object.fromEntries(
   process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc), []),
 );
-for (const k of ['base', 'gguf', 'modules', 'pid', 'locus']) {
+for (const k of ['base', 'gguf', 'served', 'modules', 'pid', 'locus']) {
   if (!args[k]) {
     console.error(`missing --${k}`);
     process.exit(2);
@@ -33,6 +33,7 @@ const { z } = await import(mod('zod/v4/index.js'));
 
 const base = args.base;
 const gguf = path.resolve(args.gguf);
+const served = args.served;  // the same GGUF, served by the server under this name (locus serve --model)
 const ollama = new Ollama({ host: base });
 const openai = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'unused', maxRetries: 0, timeout: 60_000 });
 
@@ -632,9 +633,30 @@ await check('4 delete (sent as name): list no longer has the model', async () =>
   assert(!(await ollama.list()).models.some((m) => m.name === model), 'still listed');
 });
 
+// ---- a request names models, never files (issue 12): the served name works, the file's path is a 404 ----
+await check('2 a file path as the model is a 404 in both envelopes; the name the server gave the file works', async () => {
+  const r = await ollama.generate({ model: served, prompt: 'Hi', stream: false, options: opts(2) });
+  assert(r.done === true, JSON.stringify(r));
+  const e = await rejects(() => ollama.chat({ model: gguf, messages: hello, stream: false }), 'a path as the model');
+  assert(e.status_code === 404 && /not found/.test(e.error) && !/magic/.test(e.error), `${e.status_code}: ${e.error}`);
+  const s = await rejects(async () => {
+    for await (const _ of await ollama.chat({ model: `../../../..${gguf}`, messages: hello, stream: true }));
+  }, 'a traversal as the model, streamed');
+  assert(s.status_code === 404, `${s.status_code}: ${s.error}`);
+  const o = await rejects(() => openai.chat.completions.create({ model: gguf, messages: hello, max_tokens: 2 }),
+                          'a path as the model (openai)');
+  assert(o.status === 404 && o.code === 'model_not_found' && o.type === 'not_found_error' && o.param === 'model',
+         `${o.status} ${JSON.stringify(o.error)}`);
+  const m = await rejects(() => openai.models.retrieve(gguf), 'a path in /v1/models/');
+  assert(m.status === 404 && m.code === 'model_not_found', `${m.status} ${JSON.stringify(m.error)}`);
+  const v = await rejects(() => openai.embeddings.create({ model: gguf, input: 'x' }), 'a path to /v1/embeddings');
+  assert(v.status === 404, `${v.status} ${JSON.stringify(v.error)}`);
+  return `${e.status_code}: ${e.error.slice(0, 60)}...`;
+});
+
 // ---- 1. the server stops mid-stream: the client must see an error, not a silent end ----
 await check('1 server shutdown mid-stream surfaces an error in the ollama iterator', async () => {
-  const it = await ollama.chat({ model: gguf, messages: hello, stream: true, options: { num_predict: 100000, seed: 9 } });
+  const it = await ollama.chat({ model: served, messages: hello, stream: true, options: { num_predict: 100000, seed: 9 } });
   let n = 0;
   const e = await rejects(async () => {
     for await (const _ of it) {

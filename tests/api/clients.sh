@@ -20,9 +20,10 @@ trap cleanup EXIT
 
 "$mkmodel" --preset tiny --type Q8_0 -q -o "$dir/m.gguf" || { echo "mkmodel failed"; exit 1; }
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-# Two slots and a small context keep it quick; the loop guard stays on so random text ends early.
+# Two slots and a small context keep it quick; the loop guard stays on so random text ends early. The GGUF is
+# also served by name (a request can only name models, never the file).
 LOCUS_MODELS="$dir/store" "$locus" serve --host "127.0.0.1:$port" --slots 2 --ctx 2048 --threads 2 \
-  >"$dir/out" 2>"$dir/log" &
+  --model "served-file=$dir/m.gguf" >"$dir/out" 2>"$dir/log" &
 pid=$!
 for _ in $(seq 1 100); do
   curl -s -o /dev/null "http://127.0.0.1:$port/" && break
@@ -30,7 +31,8 @@ for _ in $(seq 1 100); do
 done
 curl -s -o /dev/null "http://127.0.0.1:$port/" || { echo "server did not start: $(cat "$dir/log")"; exit 1; }
 
-node "$here/clients.mjs" --base "http://127.0.0.1:$port" --gguf "$dir/m.gguf" --modules "$modules" --pid "$pid" --locus "$locus"
+node "$here/clients.mjs" --base "http://127.0.0.1:$port" --gguf "$dir/m.gguf" --served served-file \
+  --modules "$modules" --pid "$pid" --locus "$locus"
 rc=$?
 # The suite's last check stops the server with SIGTERM: it must exit 0.
 if wait "$pid"; then echo "ok   server exited 0 after SIGTERM"; else echo "FAIL server exit code after SIGTERM"; rc=1; fi

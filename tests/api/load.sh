@@ -16,8 +16,9 @@ trap cleanup EXIT
 
 "$mkmodel" --preset tiny --type Q8_0 -q -o "$dir/m.gguf" || { echo "mkmodel failed"; exit 1; }
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+# Requests name models, never files: the GGUF is served as "m".
 LOCUS_MODELS="$dir/store" "$locus" serve --host "127.0.0.1:$port" --slots 4 --max-queue 32 --ctx 1024 --threads 2 \
-  >"$dir/out" 2>"$dir/log" &
+  --model "m=$dir/m.gguf" >"$dir/out" 2>"$dir/log" &
 pid=$!
 for _ in $(seq 1 100); do
   curl -s -o /dev/null "http://127.0.0.1:$port/" && break
@@ -25,13 +26,13 @@ for _ in $(seq 1 100); do
 done
 curl -s -o /dev/null "http://127.0.0.1:$port/" || { echo "server did not start: $(cat "$dir/log")"; exit 1; }
 # Load the model before the clock starts, so the first quarter's RSS sample is after warm-up.
-curl -s "http://127.0.0.1:$port/api/generate" -d '{"model":"'"$dir/m.gguf"'","prompt":""}' >/dev/null
+curl -s "http://127.0.0.1:$port/api/generate" -d '{"model":"m","prompt":""}' >/dev/null
 
-node "$here/load.mjs" --base "http://127.0.0.1:$port" --pid "$pid" --model "$dir/m.gguf" \
+node "$here/load.mjs" --base "http://127.0.0.1:$port" --pid "$pid" --model m \
   --clients "$clients" --seconds "$seconds"
 rc=$?
 out=$(curl -s --max-time 30 "http://127.0.0.1:$port/api/generate" \
-  -d '{"model":"'"$dir/m.gguf"'","prompt":"Hi","stream":false,"options":{"num_predict":4}}')
+  -d '{"model":"m","prompt":"Hi","stream":false,"options":{"num_predict":4}}')
 case $out in *'"done":true'*) echo "ok   a request after the load completes" ;;
   *) echo "FAIL after the load: $out"; rc=1 ;; esac
 kill "$pid"

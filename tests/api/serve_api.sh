@@ -19,7 +19,8 @@ ok() { echo "ok   $1"; }
 bad() { echo "FAIL $1"; fail=1; }
 
 "$mkmodel" --preset tiny --type Q8_0 --layers 1 -q -o "$dir/m.gguf" || { echo "mkmodel failed"; exit 1; }
-model="$dir/m.gguf"
+gguf="$dir/m.gguf"
+model=m  # requests name models, never files: the server serves the GGUF under this name (--model)
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -28,7 +29,7 @@ start_server() {  # extra env assignments as arguments
   # One slot with a long context and no loop guard: a request asking for 100000 tokens would hold the slot for
   # minutes, so the disconnect check below fails unless the disconnect really frees it.
   env LOCUS_MODELS="$dir/store" "$@" "$locus" serve --host "127.0.0.1:$port" --slots 1 --ctx 32768 \
-    --loop-guard 0 --threads 2 >"$dir/out" 2>"$dir/log" &
+    --loop-guard 0 --threads 2 --model "$model=$gguf" >"$dir/out" 2>"$dir/log" &
   pid=$!
   for _ in $(seq 1 100); do
     curl -s -o /dev/null "http://127.0.0.1:$port/" && return 0
@@ -181,7 +182,7 @@ echo "$out" | grep -q '"done":true' && ok "disconnect frees the slot" || bad "af
 
 # A store model: /api/show gives its parameters as `ollama show` prints them and its license; deleting it while it
 # is loaded unloads it.
-printf 'FROM %s\nPARAMETER temperature 0.5\nPARAMETER stop "<end>"\nLICENSE """Test licence"""\n' "$model" >"$dir/Modelfile"
+printf 'FROM %s\nPARAMETER temperature 0.5\nPARAMETER stop "<end>"\nLICENSE """Test licence"""\n' "$gguf" >"$dir/Modelfile"
 LOCUS_MODELS="$dir/store" LOCUS_HOST=127.0.0.1:1 "$locus" create del:test -f "$dir/Modelfile" >/dev/null 2>&1 \
   || bad "locus create del:test"
 out=$(curl -s "$(base)/api/show" -d '{"model":"del:test"}')

@@ -143,6 +143,12 @@ else ok "second create skips the upload"; fi
 run "create --quantize through the server" served "$locus" create big:q8 -f "$dir/src/Modelfile" --quantize q8_0
 run "show the quantized model" served "$locus" show big:q8
 has "server quantization" "quantization        Q8_0"
+# The server never opens a path a request names; `locus show PATH` reads the file on this machine instead.
+shows=$(grep -c '"path":"/api/show"' "$dir/serve.log")
+run "show a GGUF path while a server runs" served "$locus" show "$dir/src/m.gguf"
+has "show of the file" "architecture        gemma4"
+[ "$(grep -c '"path":"/api/show"' "$dir/serve.log")" = "$shows" ] && ok "show PATH stays local" \
+  || bad "show PATH went to the server: $(grep /api/show "$dir/serve.log" | tail -n 1)"
 printf 'FROM nosuch:model\n' >"$dir/src/Bad5"
 fails "server error in one line" 'nosuch' served "$locus" create x -f "$dir/src/Bad5"
 stop_served

@@ -1,0 +1,73 @@
+// What a request's "model" may name, and the GGUF files the operator chose to serve.
+//
+// Over HTTP a model is always a name ([host/][namespace/]model[:tag], runtime/model_name.h), looked up among the
+// files given to `locus serve --model NAME=PATH` / `--model-dir DIR` and then in the model stores. A request can
+// never name a file: a client must not learn whether a path exists, read its first bytes from an error, or make
+// the server map a file the operator did not choose. So the name is checked here before anything looks it up,
+// and nothing here touches the file system for a request.
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "runtime/model_name.h"
+#include "server/api_request.h"
+
+namespace locus::runtime {
+struct ResolvedModel;
+}
+
+namespace locus::server {
+
+// The longest name that can parse: host, namespace and model parts at their limits, with separators and a tag.
+inline constexpr size_t kMaxModelNameChars =
+    runtime::kMaxHostChars + 1 + runtime::kMaxPartChars + 1 + runtime::kMaxPartChars + 1 + runtime::kMaxPartChars;
+
+// A request's model, checked: the parsed name, or the refusal. An empty name is a 400 ("model is required"
+// as Ollama says it); anything else that is not a valid name is a 404 with the reason, as Ollama answers
+// names that cannot exist, and the name is shown shortened when very long. Pure: no file is looked at.
+struct RequestedModel {
+  std::optional<runtime::ModelName> name;
+  std::optional<ApiError> error;
+};
+RequestedModel check_requested_model(std::string_view model);
+
+// The 404 for a valid name that nothing serves (Ollama's wording; param "model").
+ApiError model_not_found(std::string_view model);
+
+// One GGUF the operator serves under a name.
+struct ServedFile {
+  runtime::ModelName name;
+  std::filesystem::path path;
+  std::string origin;  // where it was given ("--model tiny=/m/t.gguf", "--model-dir /m"), for error messages
+};
+
+// A served file as a model: ModelStore::resolve_file (exists, regular, GGUF magic; throws StoreError) under
+// its name, with a digest standing in for a manifest's: the sha256 of the path, size and modification time,
+// so that it is stable while the file is and changes when the file does (hashing gigabytes at every
+// /api/tags would not do).
+runtime::ResolvedModel resolve_served_file(const ServedFile& file);
+
+// "NAME=PATH" (from --model or LOCUS_MODEL_FILES) appended to `out`; the name must be a valid model name and
+// the path non-empty. Returns the error line, or nothing. Does not look at the file.
+std::optional<std::string> parse_served_file(std::string_view spec, std::vector<ServedFile>& out);
+// Every *.gguf directly in `dir` (not in sub-folders), named after its file stem ("gemma-4-e2b.gguf" serves
+// as "gemma-4-e2b"); projector files (stem starting with "mmproj") are left out, as they are no model to chat
+// with. A folder that cannot be listed, holds no GGUF, or has a file whose stem is no valid model name is an
+// error.
+std::optional<std::string> add_served_dir(const std::filesystem::path& dir, std::vector<ServedFile>& out);
+// The check at start-up: every file exists, is a readable regular file starting with the GGUF magic, and no
+// name is given twice. Returns the first problem as one line naming the file, what was expected and found.
+std::optional<std::string> check_served_files(const std::vector<ServedFile>& files);
+// Everything --model / --model-dir / LOCUS_MODEL_FILES / LOCUS_MODEL_DIR ask for, checked as above.
+struct ServedFilesResult {
+  std::vector<ServedFile> files;
+  std::optional<std::string> error;
+};
+ServedFilesResult served_files_from(const std::vector<std::string>& specs, const std::vector<std::string>& dirs);
+
+}  // namespace locus::server
