@@ -286,7 +286,8 @@ TEST(GrammarConstraint, MaskAgreesWithAllowsEverywhere) {
         }
         ASSERT_FALSE(allowed.empty());
         // Lean on the tokens that open and close blocks or spell markers, where the rules are.
-        const int32_t t = !parts.empty() && rng() % 2 == 0 ? parts[rng() % parts.size()] : allowed[rng() % allowed.size()];
+        const int32_t t =
+            !parts.empty() && rng() % 2 == 0 ? parts[rng() % parts.size()] : allowed[rng() % allowed.size()];
         c.accept(t);
         if (t == v.eog) break;
       }
@@ -350,7 +351,8 @@ TEST(GrammarConstraint, NoOtherSpecialTokenAndNoSpelledMarker) {
           if (!std::isfinite(logits[static_cast<size_t>(id)]) && run.size() > 0) ++spelled_refused;
         }
         ASSERT_FALSE(allowed.empty()) << "walk " << walk << " step " << step;
-        const int32_t t = !parts.empty() && rng() % 4 != 0 ? parts[rng() % parts.size()] : allowed[rng() % allowed.size()];
+        const int32_t t =
+            !parts.empty() && rng() % 4 != 0 ? parts[rng() % parts.size()] : allowed[rng() % allowed.size()];
         const Kind k = v.pieces[static_cast<size_t>(t)].first;
         ASSERT_NE(k, Kind::kNever) << "walk " << walk;
         // A thinking block holds text and ends with <channel|>: nothing else, not even <|"|>.
@@ -393,7 +395,8 @@ TEST(GrammarConstraint, ThinkingOffTheValueComesFirstWhateverTheModelPrefers) {
     for (uint64_t seed = 1; seed <= 40; ++seed) {
       const Outcome r = generate(v, cv, {StructuredOutput::Kind::json, grammar}, seed, 1.0f, budget, script);
       ASSERT_NE(r.result.reason, DoneReason::error) << r.result.error;
-      ASSERT_EQ(r.text.find("<|channel>"), std::string::npos) << "budget " << budget << " seed " << seed << ": " << r.text;
+      ASSERT_EQ(r.text.find("<|channel>"), std::string::npos)
+          << "budget " << budget << " seed " << seed << ": " << r.text;
       ASSERT_FALSE(r.tokens.empty());
       const size_t first = r.text.find_first_not_of(" \t\r\n");
       if (first != std::string::npos) {
