@@ -11,11 +11,12 @@
 // <channel|>; it may take at most 1/kThinkingShare of the request's token budget (TokenConstraint::
 // set_token_budget: num_predict or what the context leaves), counting both markers: once it has used all but
 // one of those tokens, only <channel|> may follow, so at least the other part is left for the value. With
-// a budget under 2 * kMinThinkingTokens no block may open at all. Inside a tool call Gemma's string delimiter
+// a budget under kThinkingShare * kMinThinkingTokens (6) no block may open at all. Inside a tool call Gemma's string delimiter
 // <|"|> reaches the matcher as the byte text::kSymQuote.
 //
 // No other special token may be produced under a constraint (turn, tool-response, media and other control
-// tokens are ConstraintVocab::kNever; the end of generation only where the value may end), and ordinary text
+// tokens, and Gemma's reserved <unusedN> pieces, are ConstraintVocab::kNever; the end of generation only where
+// the value may end), and ordinary text
 // may not spell out one of the chat format's markers (text::output_markers(), "<turn|>" written as "<", "turn",
 // "|>"): the output parser reads marker text wherever it comes from, so such text would end the turn, close
 // the thought or break a tool call behind the constraint's back.
