@@ -154,7 +154,10 @@ bool answer(runtime::Gemma4Engine& engine, runtime::Generator& gen, const std::s
   req.loop_guard_tokens = o.loop_guard;
   std::optional<runtime::GrammarConstraint> constraint;
   if (format != nullptr) {
-    constraint.emplace(engine.constraint_vocab(), runtime::StructuredOutput{runtime::StructuredOutput::Kind::json, format});
+    // Thinking before the value only with --think (capped by GrammarConstraint to leave room for the value).
+    runtime::StructuredOutput structured{runtime::StructuredOutput::Kind::json, format};
+    structured.allow_thinking = o.think;
+    constraint.emplace(engine.constraint_vocab(), std::move(structured));
     req.constraint = &*constraint;
   }
   ChatSink sink(raw, o.think, o.hide_thinking, o.verbose);
@@ -172,6 +175,12 @@ bool answer(runtime::Gemma4Engine& engine, runtime::Generator& gen, const std::s
     return false;
   }
   if (result.reason == runtime::DoneReason::cancelled) std::fprintf(stderr, "(stopped)\n");
+  // A constrained answer promises a value that parses; when the budget cut it, say so rather than leave a
+  // fragment that looks like a finished answer.
+  if (result.reason == runtime::DoneReason::length && format != nullptr) {
+    std::fprintf(stderr, "locus: stopped after %d tokens (--num-predict or the context) before the answer was "
+                 "complete\n", result.eval_count);
+  }
   if (result.reason == runtime::DoneReason::repetition) {
     std::fprintf(stderr, "locus: stopped: the model was repeating itself (a cycle of %d token%s; --loop-guard)\n",
                  result.loop_period, result.loop_period == 1 ? "" : "s");
@@ -335,8 +344,10 @@ CLI::App* add_run_command(CLI::App& app, RunOptions& o) {
                 "--think=false turns it off (the default). Levels low, medium, high, max are accepted and mean "
                 "on: Gemma 4's format has no effort levels");
   cmd->add_option("--format", o.format,
-                  "constrain the answer: 'json' for any JSON object, or a JSON Schema given inline or as @FILE "
-                  "(the answer then always parses and validates)");
+                  "constrain the answer: 'json' for any JSON object, or a JSON Schema given inline or as @FILE. "
+                  "The answer starts with the value (with --think, thinking first takes at most half of "
+                  "--num-predict or of what the context leaves) and parses and validates, unless the budget ends "
+                  "it first (then a message says so)");
   cmd->add_option("--loop-guard", o.loop_guard,
                   "end an answer that has collapsed into repeating itself once the repetition spans this many "
                   "tokens; 0 disables")

@@ -60,6 +60,10 @@ struct TokenConstraint {
   // Sets the logits of every refused token to -infinity.
   virtual void mask(std::span<float> logits) = 0;
   virtual void accept(int32_t token) = 0;
+  // Called once per request, before the first token, with the most tokens it may draw (num_predict or what the
+  // context leaves, whichever is smaller; the end-of-generation token included), so that a constraint can keep
+  // room for what it must produce (GrammarConstraint caps a thinking block with it). Ignored by default.
+  virtual void set_token_budget(int32_t /*tokens*/) {}
 };
 
 struct GenerateRequest {

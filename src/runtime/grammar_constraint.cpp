@@ -2,10 +2,26 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <stdexcept>
 
+#include "text/output_parser.h"
+
 namespace locus::runtime {
+
+namespace {
+
+bool is_unused_piece(std::string_view s) {
+  constexpr std::string_view kPrefix = "<unused";
+  if (!s.starts_with(kPrefix) || !s.ends_with('>') || s.size() == kPrefix.size() + 1) return false;
+  for (const char c : s.substr(kPrefix.size(), s.size() - kPrefix.size() - 1)) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+}  // namespace
 
 std::shared_ptr<const ConstraintVocab> ConstraintVocab::from_tokenizer(const text::Tokenizer& tokenizer) {
   auto v = std::make_shared<ConstraintVocab>();
@@ -42,6 +58,9 @@ std::shared_ptr<const ConstraintVocab> ConstraintVocab::from_tokenizer(const tex
       }
       // An empty piece could be chosen forever without moving the matcher.
       if (v->bytes.size() == v->offset[static_cast<size_t>(id)]) k = kNever;
+      // Gemma's reserved <unusedN> pieces are typed normal (as llama.cpp's converter writes them) but are
+      // placeholders for control tokens, never text: they would come out as literal "<unused12>".
+      if (is_unused_piece(std::string_view(v->bytes).substr(v->offset[static_cast<size_t>(id)]))) k = kNever;
     }
     v->kind[static_cast<size_t>(id)] = k;
   }
@@ -81,6 +100,7 @@ void ConstraintVocab::index() {
     const Kind k = kind[static_cast<size_t>(id)];
     if (k == kText) ++group_size[static_cast<uint8_t>(bytes[offset[static_cast<size_t>(id)]])];
     if (k != kText && k != kNever) specials.push_back(id);
+    if (k == kText && text(id).find('>') != std::string_view::npos) closers.push_back(id);
   }
   code_points.assign(static_cast<size_t>(n), 0);
   for (const text::JsonDialect d : {text::JsonDialect::kJson, text::JsonDialect::kGemmaToolArgs}) {
@@ -138,6 +158,44 @@ void GrammarConstraint::reset() {
   matcher_.reset();
   phase_ = Phase::start;
   calls_done_ = 0;
+  thinking_limit_ = INT32_MAX;
+  thinking_used_ = 0;
+  tail_len_ = 0;
+}
+
+void GrammarConstraint::set_token_budget(int32_t tokens) {
+  thinking_limit_ = std::max(tokens, 0) / kThinkingShare;
+}
+
+bool GrammarConstraint::spells_marker(std::string_view tail, std::string_view piece) {
+  // Every marker starts with '<' and ends with '>': most pieces and tails are ruled out by a search for those.
+  if (piece.find('>') == std::string_view::npos) return false;
+  const std::span<const std::string_view> markers = text::output_markers();
+  if (piece.find('<') != std::string_view::npos) {
+    for (const std::string_view m : markers) {
+      if (piece.find(m) != std::string_view::npos) return true;
+    }
+  }
+  // Begun in the text before (at one of its '<'), finished by this piece.
+  size_t end = tail.size();
+  while (end > 0) {
+    const size_t lt = tail.rfind('<', end - 1);
+    if (lt == std::string_view::npos) break;
+    const std::string_view begun = tail.substr(lt);
+    for (const std::string_view m : markers) {
+      if (m.size() > begun.size() && m.starts_with(begun) && piece.starts_with(m.substr(begun.size()))) return true;
+    }
+    end = lt;
+  }
+  return false;
+}
+
+bool GrammarConstraint::text_spells_marker(int32_t token) const {
+  return spells_marker(std::string_view(tail_.data(), tail_len_), vocab_->text(token));
+}
+
+bool GrammarConstraint::may_open_thinking() const {
+  return output_.allow_thinking && thinking_limit_ >= kMinThinkingTokens;
 }
 
 namespace {
@@ -159,22 +217,25 @@ bool GrammarConstraint::allowed_now(int32_t token) const {
   const bool json = output_.kind == StructuredOutput::Kind::json;
   switch (phase_) {
     case Phase::start:
-      if (k == ConstraintVocab::kChannelOpen) return output_.allow_thinking;
+      if (k == ConstraintVocab::kChannelOpen) return may_open_thinking();
       if (!json) return k == ConstraintVocab::kToolCallOpen;
       [[fallthrough]];
     case Phase::body: {
       if (k == ConstraintVocab::kEog) return matcher_.can_end();
-      if (k != ConstraintVocab::kText) return false;
+      if (k != ConstraintVocab::kText || text_spells_marker(token)) return false;
       text::JsonMatcher probe = matcher_;
       return feed_token(probe, *vocab_, token);
     }
     case Phase::thinking:
-      return k == ConstraintVocab::kText || k == ConstraintVocab::kQuote || k == ConstraintVocab::kChannelClose;
+      // Text only (no <|"|>, no markup), and only <channel|> once the block has used its share of the budget.
+      if (k == ConstraintVocab::kChannelClose) return true;
+      return k == ConstraintVocab::kText && thinking_used_ + 1 < thinking_limit_ && !text_spells_marker(token);
     case Phase::call_open:
       return k == ConstraintVocab::kToolCallOpen;
     case Phase::call_body: {
       if (k == ConstraintVocab::kToolCallClose) return matcher_.can_end();
       if (k != ConstraintVocab::kText && k != ConstraintVocab::kQuote) return false;
+      if (k == ConstraintVocab::kText && text_spells_marker(token)) return false;
       text::JsonMatcher probe = matcher_;
       return feed_token(probe, *vocab_, token);
     }
@@ -269,11 +330,21 @@ void GrammarConstraint::mask(std::span<float> logits) {
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
   const size_t n = std::min(logits.size(), static_cast<size_t>(vocab_->size()));
   for (size_t i = n; i < logits.size(); ++i) logits[i] = kNegInf;
+  // The cached masks depend on the matcher state alone; text that would spell a marker with the bytes before
+  // it is refused here, among the few tokens that hold a '>'.
+  auto refuse_spelled_markers = [&] {
+    for (const int32_t id : vocab_->closers) {
+      if (static_cast<size_t>(id) < n && logits[static_cast<size_t>(id)] != kNegInf && text_spells_marker(id)) {
+        logits[static_cast<size_t>(id)] = kNegInf;
+      }
+    }
+  };
   if (phase_ == Phase::body || phase_ == Phase::call_body) {
     const std::vector<uint64_t>& bits = current_mask();
     for (size_t i = 0; i < n; ++i) {
       if (((bits[i >> 6] >> (i & 63)) & 1u) == 0) logits[i] = kNegInf;
     }
+    refuse_spelled_markers();
     return;
   }
   if (phase_ == Phase::start && output_.kind == StructuredOutput::Kind::json) {
@@ -281,11 +352,13 @@ void GrammarConstraint::mask(std::span<float> logits) {
     phase_ = Phase::body;
     const std::vector<uint64_t>& bits = current_mask();
     phase_ = Phase::start;
+    const bool thinking = may_open_thinking();
     for (size_t i = 0; i < n; ++i) {
       const bool ok = ((bits[i >> 6] >> (i & 63)) & 1u) != 0 ||
-                      (output_.allow_thinking && vocab_->kind[i] == ConstraintVocab::kChannelOpen);
+                      (thinking && vocab_->kind[i] == ConstraintVocab::kChannelOpen);
       if (!ok) logits[i] = kNegInf;
     }
+    refuse_spelled_markers();
     return;
   }
   for (size_t i = 0; i < n; ++i) {
@@ -293,19 +366,43 @@ void GrammarConstraint::mask(std::span<float> logits) {
   }
 }
 
+void GrammarConstraint::remember_text(int32_t token) {
+  if (vocab_->kind[static_cast<size_t>(token)] != ConstraintVocab::kText) {
+    tail_len_ = 0;  // the parser has read a whole marker: what came before cannot begin another
+    return;
+  }
+  const std::string_view t = vocab_->text(token);
+  if (t.size() >= kTailBytes) {
+    std::copy(t.end() - kTailBytes, t.end(), tail_.begin());
+    tail_len_ = kTailBytes;
+    return;
+  }
+  // Keep the last bytes of the tail that still fit beside the token's.
+  const size_t keep = std::min(tail_len_, kTailBytes - t.size());
+  char* const tail = tail_.data();
+  std::memmove(tail, tail + (tail_len_ - keep), keep);
+  std::memcpy(tail + keep, t.data(), t.size());
+  tail_len_ = keep + t.size();
+}
+
 void GrammarConstraint::accept(int32_t token) {
+  if (token < 0 || token >= vocab_->size()) return;
+  if (phase_ != Phase::start) remember_text(token);  // start hands the token on to the next phase
   const ConstraintVocab::Kind k = vocab_->kind[static_cast<size_t>(token)];
   const bool json = output_.kind == StructuredOutput::Kind::json;
   switch (phase_) {
     case Phase::start:
       if (k == ConstraintVocab::kChannelOpen) {
+        remember_text(token);
         phase_ = Phase::thinking;
+        thinking_used_ = 1;
         return;
       }
       phase_ = json ? Phase::body : Phase::call_open;
       accept(token);
       return;
     case Phase::thinking:
+      ++thinking_used_;
       if (k == ConstraintVocab::kChannelClose) phase_ = json ? Phase::body : Phase::call_open;
       return;
     case Phase::body:

@@ -16,6 +16,7 @@ void TokenStepper::start(const SamplingOptions& options, TokenConstraint* constr
   utf8_.reset();
   loop_guard_.reset(loop_guard_tokens);
   constraint_ = constraint;
+  budget_told_ = false;
   num_predict_ = options.num_predict;
   want_logprobs_ = logprobs || top_logprobs > 0;
   top_logprobs_ = top_logprobs;
@@ -35,6 +36,14 @@ void TokenStepper::finish(const GenerateResult& result, GenerateSink& sink) {
 
 int32_t TokenStepper::step(std::span<const float> logits, std::span<const int32_t> history, int32_t pos,
                            int32_t n_ctx, GenerateSink& sink, GenerateResult& result) {
+  if (constraint_ != nullptr && !budget_told_) {
+    // The first token is drawn at `pos`, and drawing goes on while pos < n_ctx (see the end of this function),
+    // so the context leaves n_ctx - pos + 1 tokens.
+    int32_t budget = std::max(n_ctx - pos + 1, 1);
+    if (num_predict_ > 0) budget = std::min(budget, num_predict_ - result.eval_count);
+    constraint_->set_token_budget(budget);
+    budget_told_ = true;
+  }
   // Penalties see the prompt too, as in llama.cpp's server and Ollama's llama.cpp runner.
   int32_t token = sampler_.sample(logits, history);
   if (constraint_ != nullptr && token >= 0 && !constraint_->allows(token)) {

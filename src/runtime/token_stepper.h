@@ -43,6 +43,7 @@ class TokenStepper {
   std::vector<float> masked_;  // the logits with a constraint's refused tokens at -inf
   TokenLogprobs logprobs_;
   TokenConstraint* constraint_ = nullptr;
+  bool budget_told_ = false;  // constraint_->set_token_budget called for this request
   int32_t num_predict_ = -1;
   bool want_logprobs_ = false;
   int32_t top_logprobs_ = 0;

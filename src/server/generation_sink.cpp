@@ -231,6 +231,9 @@ PreparedJob prepare_job(const ApiRequest& req, const runtime::Gemma4Engine& engi
     job->structured = runtime::StructuredOutput{runtime::StructuredOutput::Kind::json, g.grammar, false};
   }
 
+  // A thinking block under a constraint only when it was asked for; then GrammarConstraint caps it so that it
+  // leaves room for the value.
+  if (job->structured) job->structured->allow_thinking = think;
   out.parser.thinking_requested = think;
   for (const auto& t : tools) {
     if (std::string n = tool_name(t); !n.empty()) out.parser.tool_names.push_back(std::move(n));

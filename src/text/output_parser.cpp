@@ -69,6 +69,8 @@ bool is_output_marker(std::string_view text) {
   return false;
 }
 
+std::span<const std::string_view> output_markers() { return kMarkerText; }
+
 OutputParser::OutputParser(OutputParserOptions options, OutputSink sink)
     : options_(std::move(options)), sink_(std::move(sink)) {}
 

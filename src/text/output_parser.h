@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -63,6 +64,9 @@ struct OutputParserOptions {
 // True for the text of one of the chat format's markers the parser reads (`<|channel>`, `<turn|>`, ...):
 // the special tokens a generator must pass on as text for the parser to see them.
 bool is_output_marker(std::string_view text);
+// All of them. Each ends with '>'. A constraint keeps generated text from spelling one out of ordinary text
+// tokens, which the parser could not tell from the special token (runtime/grammar_constraint.h).
+std::span<const std::string_view> output_markers();
 
 class OutputParser {
  public:

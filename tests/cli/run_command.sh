@@ -76,6 +76,23 @@ for seed in 1 2 3 4 5 6; do
 done
 if [ $looped -gt 2 ]; then echo "FAIL --format: $looped of 6 answers ended by the loop guard"; fail=1; fi
 [ $fail = 0 ] && echo "ok   --format json and a schema: answers parse and validate ($looped of 6 ended by the loop guard)"
+# The issue's report: on the full tiny model (seed 7), thinking off, temperature 1, a thinking block used to eat
+# all 256 tokens. Now the answer is the value from its first byte, and it parses or the CLI says it was cut.
+"$mkmodel" --preset tiny --type Q8_0 --seed 7 -q -o "$dir/seven.gguf" || { echo "mkmodel failed"; exit 1; }
+thing='{"type":"object","properties":{"name":{"type":"string","maxLength":12},"kind":{"enum":["animal","tool","place"]},"size":{"type":"integer","minimum":1,"maximum":10}},"required":["name","kind","size"]}'
+for seed in 1 3 5 2 4 6; do
+  "$locus" run "$dir/seven.gguf" "Describe a thing as JSON." --format "$thing" --temperature 1 --seed $seed \
+    --num-predict 256 >"$dir/out" 2>"$dir/err"
+  if grep -q "Thinking" "$dir/out" || [ "$(head -c 1 "$dir/out")" != "{" ]; then
+    echo "FAIL --format, thinking off, seed $seed: not the value first: $(head -c 200 "$dir/out")"; fail=1
+  elif grep -qE "stopped after|repeating itself" "$dir/err"; then echo "ok   --format seed $seed: cut, and said so: $(cat "$dir/err")"
+  elif ! node -e 'const j = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+      if (!["animal","tool","place"].includes(j.kind) || !Number.isInteger(j.size)) throw new Error("invalid")' \
+      "$dir/out" 2>"$dir/why"; then
+    echo "FAIL --format seed $seed: $(head -c 200 "$dir/why") in: $(head -c 300 "$dir/out")"; fail=1
+  else echo "ok   --format seed $seed: the value, valid"; fi
+done
+
 if "$locus" run "$dir/m.gguf" "Hi" --format '{"type":"string","pattern":"a+"}' >/dev/null 2>"$dir/err"; then
   echo "FAIL unsupported schema keyword accepted"; fail=1
 elif ! grep -q "pattern" "$dir/err"; then echo "FAIL unsupported keyword: $(cat "$dir/err")"; fail=1
