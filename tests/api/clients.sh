@@ -10,26 +10,16 @@ command -v node >/dev/null || { echo "node not found: skipped"; exit 77; }
 for p in ollama openai zod; do
   [ -d "$modules/$p" ] || { echo "$modules/$p missing (tools/README): skipped"; exit 77; }
 done
-dir=$(mktemp -d)
-pid=
-cleanup() {
-  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-  rm -rf "$dir"
-}
-trap cleanup EXIT
+. "$(dirname "${BASH_SOURCE[0]}")/serve_lib.sh"
 
 "$mkmodel" --preset tiny --type Q8_0 -q -o "$dir/m.gguf" || { echo "mkmodel failed"; exit 1; }
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 # Two slots and a small context keep it quick; the loop guard stays on so random text ends early. The GGUF is
 # also served by name (a request can only name models, never the file).
 LOCUS_MODELS="$dir/store" "$locus" serve --host "127.0.0.1:$port" --slots 2 --ctx 2048 --threads 2 \
   --model "served-file=$dir/m.gguf" >"$dir/out" 2>"$dir/log" &
 pid=$!
-for _ in $(seq 1 100); do
-  curl -s -o /dev/null "http://127.0.0.1:$port/" && break
-  sleep 0.1
-done
-curl -s -o /dev/null "http://127.0.0.1:$port/" || { echo "server did not start: $(cat "$dir/log")"; exit 1; }
+wait_for_server "$port" || exit 1
 
 node "$here/clients.mjs" --base "http://127.0.0.1:$port" --gguf "$dir/m.gguf" --served served-file \
   --modules "$modules" --pid "$pid" --locus "$locus"

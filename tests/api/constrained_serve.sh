@@ -5,26 +5,17 @@
 # usage: constrained_serve.sh LOCUS LOCUS_MKMODEL [N_REQUESTS]
 set -u
 locus=$1 mkmodel=$2 n=${3:-80}
-dir=$(mktemp -d)
-pid=
-cleanup() {
-  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-  rm -rf "$dir"
-}
-trap cleanup EXIT
+. "$(dirname "${BASH_SOURCE[0]}")/serve_lib.sh"
 
 "$mkmodel" --preset tiny --type Q8_0 --seed 7 -q -o "$dir/m.gguf" || { echo "mkmodel failed"; exit 1; }
 # Served by name (a request never names a file).
 model=tiny
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 env LOCUS_MODELS="$dir/store" "$locus" serve --host "127.0.0.1:$port" --model "tiny=$dir/m.gguf" --slots 2 --ctx 2048 --threads 2 \
   >"$dir/out" 2>"$dir/log" &
 pid=$!
-for _ in $(seq 1 100); do
-  curl -s -o /dev/null "http://127.0.0.1:$port/" && break
-  sleep 0.1
-done
+wait_for_server "$port" || exit 1
 node "$(dirname "$0")/constrained_serve.mjs" "http://127.0.0.1:$port" "$model" "$n"
 rc=$?
 [ $rc -ne 0 ] && echo "server log (last lines):" && tail -n 20 "$dir/log"

@@ -6,25 +6,15 @@ set -u
 locus=$1 mkmodel=$2 clients=${3:-16} seconds=${4:-120}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 command -v node >/dev/null || { echo "node not found: skipped"; exit 77; }
-dir=$(mktemp -d)
-pid=
-cleanup() {
-  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-  rm -rf "$dir"
-}
-trap cleanup EXIT
+. "$(dirname "${BASH_SOURCE[0]}")/serve_lib.sh"
 
 "$mkmodel" --preset tiny --type Q8_0 -q -o "$dir/m.gguf" || { echo "mkmodel failed"; exit 1; }
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 # Requests name models, never files: the GGUF is served as "m".
 LOCUS_MODELS="$dir/store" "$locus" serve --host "127.0.0.1:$port" --slots 4 --max-queue 32 --ctx 1024 --threads 2 \
   --model "m=$dir/m.gguf" >"$dir/out" 2>"$dir/log" &
 pid=$!
-for _ in $(seq 1 100); do
-  curl -s -o /dev/null "http://127.0.0.1:$port/" && break
-  sleep 0.1
-done
-curl -s -o /dev/null "http://127.0.0.1:$port/" || { echo "server did not start: $(cat "$dir/log")"; exit 1; }
+wait_for_server "$port" || exit 1
 # Load the model before the clock starts, so the first quarter's RSS sample is after warm-up.
 curl -s "http://127.0.0.1:$port/api/generate" -d '{"model":"m","prompt":""}' >/dev/null
 

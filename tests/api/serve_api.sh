@@ -7,22 +7,12 @@
 # usage: serve_api.sh LOCUS LOCUS_MKMODEL
 set -u
 locus=$1 mkmodel=$2
-dir=$(mktemp -d)
-pid=
-cleanup() {
-  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-fail=0
-ok() { echo "ok   $1"; }
-bad() { echo "FAIL $1"; fail=1; }
+. "$(dirname "${BASH_SOURCE[0]}")/serve_lib.sh"
 
 "$mkmodel" --preset tiny --type Q8_0 --layers 1 -q -o "$dir/m.gguf" || { echo "mkmodel failed"; exit 1; }
 gguf="$dir/m.gguf"
 model=m  # requests name models, never files: the server serves the GGUF under this name (--model)
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 start_server() {  # extra env assignments as arguments
   port=$(free_port)
@@ -31,12 +21,7 @@ start_server() {  # extra env assignments as arguments
   env LOCUS_MODELS="$dir/store" "$@" "$locus" serve --host "127.0.0.1:$port" --slots 1 --ctx 32768 \
     --loop-guard 0 --threads 2 --model "$model=$gguf" >"$dir/out" 2>"$dir/log" &
   pid=$!
-  for _ in $(seq 1 100); do
-    curl -s -o /dev/null "http://127.0.0.1:$port/" && return 0
-    sleep 0.1
-  done
-  echo "server did not start: $(cat "$dir/log")"
-  exit 1
+  wait_for_server "$port" || exit 1
 }
 stop_server() { kill "$pid"; wait "$pid"; local rc=$?; pid=; return $rc; }
 

@@ -8,24 +8,13 @@
 # usage: serve_models.sh LOCUS LOCUS_MKMODEL
 set -u
 locus=$1 mkmodel=$2
-dir=$(mktemp -d)
-pid=
-cleanup() {
-  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-fail=0
-ok() { echo "ok   $1"; }
-bad() { echo "FAIL $1"; fail=1; }
+. "$(dirname "${BASH_SOURCE[0]}")/serve_lib.sh"
 
 mkdir -p "$dir/outside" "$dir/served" "$dir/store"
 "$mkmodel" --preset tiny --type Q8_0 --layers 1 -q -o "$dir/outside/m.gguf" || { echo "mkmodel failed"; exit 1; }
 gguf="$dir/outside/m.gguf"
 cp "$gguf" "$dir/served/from-dir.gguf"
 printf 'root:x:0:0:root:/root:/bin/bash\n' >"$dir/passwd"
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # Start-up errors: the server must exit non-zero before listening, with a line that says what was wrong.
 startup_fails() {  # name, expected text, then env assignments and serve flags
@@ -66,11 +55,7 @@ port=$(free_port)
 LOCUS_MODELS="$dir/store" LOCUS_MODEL_DIR="$dir/served" "$locus" serve --host "127.0.0.1:$port" --slots 1 --ctx 512 \
   --threads 2 --model "tiny=$gguf" >"$dir/out" 2>"$dir/log" &
 pid=$!
-for _ in $(seq 1 100); do
-  curl -s -o /dev/null "http://127.0.0.1:$port/" && break
-  sleep 0.1
-done
-curl -s -o /dev/null "http://127.0.0.1:$port/" || { echo "server did not start: $(cat "$dir/log")"; exit 1; }
+wait_for_server "$port" || exit 1
 grep -q "serving tiny:latest from $gguf" "$dir/log" && ok "the start-up log names the served files" \
   || bad "start-up log: $(cat "$dir/log")"
 
