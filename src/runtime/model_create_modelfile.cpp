@@ -7,6 +7,7 @@
 #include <map>
 #include <string>
 
+#include "common/trim.h"
 #include "runtime/model_create.h"
 
 namespace locus::runtime {
@@ -38,11 +39,7 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
+using common::trim;
 
 std::string json_quoted(std::string_view s) { return nlohmann::json(std::string(s)).dump(); }
 

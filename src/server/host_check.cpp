@@ -1,5 +1,7 @@
 #include "server/host_check.h"
 
+#include "common/trim.h"
+
 #include <arpa/inet.h>
 #include <unistd.h>
 
@@ -10,11 +12,7 @@
 namespace locus::server {
 namespace {
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
+using common::trim;
 
 // A port: 1-5 digits, nothing else.
 bool is_port(std::string_view s) {

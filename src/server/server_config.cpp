@@ -1,5 +1,7 @@
 #include "server/server_config.h"
 
+#include "common/trim.h"
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -12,11 +14,7 @@
 namespace locus::server {
 namespace {
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
+using common::trim;
 
 std::optional<int64_t> parse_int(std::string_view s) {
   s = trim(s);
