@@ -9,12 +9,20 @@
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <cctype>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "cli/format_arg.h"
 #include "cli/progress.h"
 #include "common/human.h"
+#include "media/media.h"
 #include "runtime/gemma4_engine.h"
+#include "runtime/media_prompt.h"
 #include "runtime/model_store.h"
 #include "text/chat_renderer.h"
 #include "text/output_parser.h"
@@ -33,6 +41,7 @@ void on_sigint(int) {
 struct Turn {
   std::string role;  // "user" or "model"
   std::string text;
+  std::vector<runtime::PreparedMedia> media;  // user turns: shown to the model before the text
 };
 
 // The conversation in Gemma 4's prompt format, by the native renderer (text/chat_renderer.h): with thinking
@@ -42,7 +51,23 @@ std::string render_turns(const std::vector<Turn>& turns, bool think) {
   for (const auto& t : turns) {
     text::ChatMessage m;
     m.role = t.role == "user" ? text::ChatRole::kUser : text::ChatRole::kAssistant;
-    m.text = t.text;
+    if (t.media.empty()) {
+      m.text = t.text;
+    } else {
+      m.use_parts = true;
+      for (const auto& pm : t.media) {
+        text::ContentPart p;
+        p.kind = pm.kind == media::Kind::kImage   ? text::ContentPartKind::kImage
+                 : pm.kind == media::Kind::kAudio ? text::ContentPartKind::kAudio
+                                                  : text::ContentPartKind::kVideo;
+        m.parts.push_back(std::move(p));
+      }
+      if (!t.text.empty()) {
+        text::ContentPart p;
+        p.text = t.text;
+        m.parts.push_back(std::move(p));
+      }
+    }
     c.messages.push_back(std::move(m));
   }
   text::RenderOptions ro;
@@ -141,14 +166,31 @@ void print_timings(const runtime::GenerateResult& r, double load_s, double total
 // One answer: tokenize, generate (streaming to stdout), report. Returns false on error.
 bool answer(runtime::Gemma4Engine& engine, runtime::Generator& gen, const std::string& prompt_text, bool raw,
             const RunOptions& o, const std::shared_ptr<const text::JsonGrammar>& format, double load_s,
-            std::string* answer_out) {
+            std::string* answer_out, const std::vector<Turn>* turns = nullptr) {
   const auto t0 = std::chrono::steady_clock::now();
   // Rendered chat prompts carry their own <bos>; raw prompts get the BOS the model asks for.
-  const std::vector<int32_t> tokens =
+  std::vector<int32_t> tokens =
       raw ? engine.tokenizer().encode(prompt_text, engine.tokenizer().wants_bos(), false)
           : engine.tokenizer().encode(prompt_text, false, true);
+  // The conversation's media, in order, replace the placeholders the renderer wrote.
+  std::vector<runtime::PreparedMedia> all_media;
+  if (turns != nullptr) {
+    for (const Turn& t : *turns) all_media.insert(all_media.end(), t.media.begin(), t.media.end());
+  }
+  std::vector<runtime::MediaBlock> blocks;
+  if (!all_media.empty()) {
+    try {
+      runtime::ExpandedPrompt ex = runtime::expand_media(tokens, all_media, engine.tokenizer(), engine.media_tokens());
+      tokens = std::move(ex.tokens);
+      blocks = std::move(ex.blocks);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "locus: %s\n", e.what());
+      return false;
+    }
+  }
   runtime::GenerateRequest req;
   req.prompt = tokens;
+  req.media = blocks;
   req.options = o.sampling;
   req.cancel = &g_cancel;
   req.loop_guard_tokens = o.loop_guard;
@@ -268,10 +310,103 @@ bool read_message(std::string& out) {
   return true;
 }
 
+runtime::MediaSettings media_settings(const RunOptions& o) {
+  runtime::MediaSettings ms;
+  ms.limits = media::Limits::from_env();
+  ms.size_rule = o.size_rule == "llama.cpp" ? media::SizeRule::kLlamaCpp : media::SizeRule::kGoogle;
+  ms.image_tokens = o.image_tokens > 0 ? o.image_tokens : (ms.size_rule == media::SizeRule::kGoogle ? 280 : 1120);
+  ms.video_frames = o.video_frames;
+  ms.video_audio = o.video_audio;
+  return ms;
+}
+
+std::string read_file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + path);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Reads and lays out one media file; one line on stderr and nullopt when it cannot be used.
+std::optional<runtime::PreparedMedia> load_media(const runtime::Gemma4Engine& engine, const std::string& path,
+                                                 const runtime::MediaSettings& ms) {
+  try {
+    if (engine.projector() == nullptr) {
+      throw std::runtime_error("the model has no projector (mmproj), so it takes no images, audio or video; "
+                               "give one with --mmproj FILE");
+    }
+    runtime::PreparedMedia pm = runtime::prepare_media(read_file_bytes(path), ms);
+    for (const auto& seg : pm.segments) {
+      if (seg.input == nullptr) continue;
+      const bool image = seg.input->kind == runtime::MediaInput::Kind::kImage;
+      if (image ? !engine.projector()->has_vision() : !engine.projector()->has_audio()) {
+        throw std::runtime_error(std::string("the projector has no ") + (image ? "vision" : "audio") + " encoder");
+      }
+    }
+    return pm;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "locus: %s: %s\n", path.c_str(), e.what());
+    return std::nullopt;
+  }
+}
+
+// As `ollama run` does: words of a chat message that name existing files of a media type are attached and taken
+// out of the text. A path may be quoted ('...' or "..."), have escaped spaces, or start with ~/.
+std::vector<std::string> take_media_paths(std::string& msg) {
+  std::vector<std::string> paths;
+  std::string rest;
+  size_t i = 0;
+  while (i < msg.size()) {
+    if (std::isspace(static_cast<unsigned char>(msg[i]))) {
+      rest += msg[i++];
+      continue;
+    }
+    const size_t start = i;
+    std::string word;
+    if (msg[i] == '\'' || msg[i] == '"') {
+      const char q = msg[i];
+      const size_t end = msg.find(q, i + 1);
+      if (end == std::string::npos) {
+        word = msg.substr(i);
+        i = msg.size();
+      } else {
+        word = msg.substr(i + 1, end - i - 1);
+        i = end + 1;
+      }
+    } else {
+      while (i < msg.size() && !std::isspace(static_cast<unsigned char>(msg[i]))) {
+        if (msg[i] == '\\' && i + 1 < msg.size()) ++i;
+        word += msg[i++];
+      }
+    }
+    std::string path = word;
+    if (path.rfind("~/", 0) == 0) {
+      if (const char* home = std::getenv("HOME")) path = home + path.substr(1);
+    }
+    std::error_code ec;
+    static const char* kExt[] = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic", ".wav",
+                                 ".mp3", ".flac", ".ogg", ".opus", ".m4a", ".aac", ".mp4", ".webm", ".mov", ".mkv", ".avi"};
+    std::string lower = path;
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    bool media_name = false;
+    for (const char* e : kExt) media_name |= lower.size() > std::strlen(e) && lower.ends_with(e);
+    if (media_name && std::filesystem::is_regular_file(path, ec)) {
+      paths.push_back(path);
+    } else {
+      rest += msg.substr(start, i - start);
+    }
+  }
+  const size_t b = rest.find_first_not_of(" \t\n"), e = rest.find_last_not_of(" \t\n");
+  msg = b == std::string::npos ? std::string() : rest.substr(b, e - b + 1);
+  return paths;
+}
+
 int interactive(runtime::Gemma4Engine& engine, runtime::Generator& gen, RunOptions& o,
                 const std::shared_ptr<const text::JsonGrammar>& format, double load_s) {
   std::vector<Turn> turns;
   std::string msg;
+  const runtime::MediaSettings ms = media_settings(o);
   while (read_message(msg)) {
     if (msg.empty()) continue;
     if (msg == "/bye" || msg == "/exit") break;
@@ -299,14 +434,28 @@ int interactive(runtime::Gemma4Engine& engine, runtime::Generator& gen, RunOptio
       std::fprintf(stderr, "Unknown command '%s'. Type /? for help\n", msg.c_str());
       continue;
     }
-    turns.push_back({"user", msg});
+    Turn user{"user", msg, {}};
+    if (!o.raw) {
+      bool failed = false;
+      for (const std::string& path : take_media_paths(user.text)) {
+        auto pm = load_media(engine, path, ms);
+        if (!pm) {
+          failed = true;
+          break;
+        }
+        std::fprintf(stderr, "Added %s '%s'\n", media::kind_name(pm->kind), path.c_str());
+        user.media.push_back(std::move(*pm));
+      }
+      if (failed) continue;
+    }
+    turns.push_back(std::move(user));
     std::string reply;
     const std::string prompt = o.raw ? msg : render_turns(turns, o.think);
-    if (!answer(engine, gen, prompt, o.raw, o, format, load_s, &reply)) {
+    if (!answer(engine, gen, prompt, o.raw, o, format, load_s, &reply, o.raw ? nullptr : &turns)) {
       turns.pop_back();
       continue;
     }
-    turns.push_back({"model", reply});
+    turns.push_back({"model", reply, {}});
     load_s = 0;
     std::fputc('\n', stdout);
   }
@@ -352,6 +501,20 @@ CLI::App* add_run_command(CLI::App& app, RunOptions& o) {
                   "end an answer that has collapsed into repeating itself once the repetition spans this many "
                   "tokens; 0 disables")
       ->capture_default_str();
+  cmd->add_option("--image", o.images, "an image file for the prompt (repeatable; JPEG, PNG, WebP, GIF, BMP, TIFF, ...)")->allow_extra_args(false);
+  cmd->add_option("--audio", o.audios, "an audio file for the prompt (repeatable; WAV, MP3, FLAC, Ogg/Opus, M4A, ...)")->allow_extra_args(false);
+  cmd->add_option("--video", o.videos, "a video file for the prompt (repeatable; MP4, WebM, MOV, MKV, AVI)")->allow_extra_args(false);
+  cmd->add_option("--mmproj", o.mmproj,
+                  "the projector GGUF for images, audio and video (default: the model's store entry, else an "
+                  "mmproj*.gguf beside the model file)");
+  cmd->add_option("--image-tokens", o.image_tokens,
+                  "tokens per image: 70, 140, 280 (default), 560 or 1120 with the google rule; 70..1120 with "
+                  "llama.cpp's (default 1120)");
+  cmd->add_option("--image-size-rule", o.size_rule, "how images are sized: google (Google's processor) or llama.cpp")
+      ->check(CLI::IsMember({"google", "llama.cpp"}))
+      ->capture_default_str();
+  cmd->add_option("--video-frames", o.video_frames, "frames sampled from a video (1..64)")->capture_default_str();
+  cmd->add_flag("--video-audio", o.video_audio, "also give the model a video's sound track");
   cmd->add_flag("--hidethinking", o.hide_thinking, "do not show the model's thinking");
   cmd->add_flag("--verbose", o.verbose,
                 "print timings after each answer, and the output parser's warnings about malformed model output");
@@ -397,11 +560,35 @@ int run(RunOptions& o) {
   if (!o.mmap) eo.load_progress = load_progress_bar(tty);
   // A GGUF path, or a model name from the store (locus's, then Ollama's), as everywhere a model is named.
   std::string model_file;
+  const bool wants_media = !o.images.empty() || !o.audios.empty() || !o.videos.empty();
   try {
-    model_file = runtime::ModelStore::from_environment().resolve_model_ref(o.model_path).model_path.string();
+    runtime::ResolvedModel resolved = runtime::ModelStore::from_environment().resolve_model_ref(o.model_path);
+    model_file = resolved.model_path.string();
+    // The projector: --mmproj, else the store entry's, else one beside the model file (said so).
+    std::optional<runtime::ProjectorInfo> projector = resolved.projector;
+    std::string note = resolved.projector_note;
+    if (!o.mmproj.empty() || !projector) {
+      runtime::ProjectorRequest pr;
+      if (!o.mmproj.empty()) pr.file = o.mmproj;
+      runtime::ProjectorChoice choice = runtime::find_projector(resolved.model_path, pr);
+      if (choice.projector) projector = choice.projector;
+      if (choice.source == runtime::ProjectorSource::beside_model) std::fprintf(stderr, "locus: %s\n", choice.reason.c_str());
+      if (!choice.reason.empty()) note = choice.reason;
+    }
+    if (projector) {
+      eo.mmproj = projector->path.string();
+    } else if (wants_media) {
+      std::fprintf(stderr, "locus: images, audio and video need a projector (mmproj GGUF) and %s has none%s%s; "
+                   "give one with --mmproj FILE\n", o.model_path.c_str(), note.empty() ? "" : ": ", note.c_str());
+      return 1;
+    }
   } catch (const runtime::StoreError& e) {
     std::fprintf(stderr, "locus: %s\n", e.what());
     return 1;
+  }
+  if (o.video_frames < 1 || o.video_frames > 64) {
+    std::fprintf(stderr, "locus: --video-frames must be in [1, 64], got %d\n", o.video_frames);
+    return 2;
   }
   auto engine = runtime::Gemma4Engine::load(model_file, eo);
   if (o.mmap) prefetch_weights(engine->model().file(), tty);
@@ -418,17 +605,35 @@ int run(RunOptions& o) {
     ss << std::cin.rdbuf();
     o.prompt = ss.str();
   }
-  if (!o.prompt.empty()) {
-    const std::string prompt = o.raw ? o.prompt : render_turns({{"user", o.prompt}}, o.think);
-    return answer(*engine, gen, prompt, o.raw, o, format, load_s, nullptr) ? 0 : 1;
+  // Media given on the command line go with the prompt (read from the argument or standard input).
+  std::vector<runtime::PreparedMedia> cli_media;
+  if (wants_media) {
+    if (o.raw) {
+      std::fprintf(stderr, "locus: --raw prompts cannot take --image/--audio/--video (media need the chat format)\n");
+      return 2;
+    }
+    const runtime::MediaSettings ms = media_settings(o);
+    for (const auto* list : {&o.images, &o.audios, &o.videos}) {
+      for (const std::string& path : *list) {
+        auto pm = load_media(*engine, path, ms);
+        if (!pm) return 1;
+        cli_media.push_back(std::move(*pm));
+      }
+    }
+    if (o.prompt.empty() && isatty(STDIN_FILENO)) o.prompt = " ";  // media alone: answer them once
   }
+  auto one_answer = [&](const std::string& text) {
+    if (o.raw) return answer(*engine, gen, text, true, o, format, load_s, nullptr) ? 0 : 1;
+    std::vector<Turn> turns{{"user", text == " " ? "" : text, cli_media}};
+    return answer(*engine, gen, render_turns(turns, o.think), false, o, format, load_s, nullptr, &turns) ? 0 : 1;
+  };
+  if (!o.prompt.empty()) return one_answer(o.prompt);
   if (!isatty(STDIN_FILENO)) {
     std::ostringstream ss;
     ss << std::cin.rdbuf();
     const std::string text = ss.str();
-    if (text.empty()) return 0;
-    const std::string prompt = o.raw ? text : render_turns({{"user", text}}, o.think);
-    return answer(*engine, gen, prompt, o.raw, o, format, load_s, nullptr) ? 0 : 1;
+    if (text.empty() && cli_media.empty()) return 0;
+    return one_answer(text);
   }
   return interactive(*engine, gen, o, format, load_s);
 }

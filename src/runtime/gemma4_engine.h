@@ -5,11 +5,14 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "model/gemma4_model.h"
+#include "model/gemma4_projector.h"
+#include "runtime/media_prompt.h"
 #include "runtime/generator.h"
 #include "runtime/grammar_constraint.h"
 #include "text/tokenizer.h"
@@ -21,6 +24,11 @@ struct EngineOptions {
   uint32_t n_batch = 512;
   int n_threads = 0;  // 0 = all cores
   bool mmap = false;  // use the weights in place from the mapped file (model::Gemma4ModelOptions::mmap)
+  // The mmproj projector GGUF (gemma4uv/gemma4ua) to load beside the model; empty: text only. With one, the
+  // model's step buffers hold an image of up to 1120 tokens as one block (Gemma4ModelOptions::max_block).
+  std::string mmproj;
+  // Projected media kept for reuse (a conversation re-sends its images every turn), by content hash.
+  uint64_t media_cache_bytes = 256ull << 20;
   std::function<void(uint64_t done, uint64_t total)> load_progress;
 };
 
@@ -37,6 +45,19 @@ class Gemma4Engine final : public LanguageModel, public TokenText {
   int32_t n_ctx() const override { return static_cast<int32_t>(model_->n_ctx()); }
   void eval(std::span<const int32_t> tokens, int32_t pos, std::span<float> last_logits) override;
   void truncate(int32_t pos) override;
+  void eval_media(const MediaBlock& block, int32_t pos, std::span<float> last_logits) override;
+
+  // Media. projector() is null without an mmproj; media_tokens() throws std::invalid_argument then.
+  const model::Gemma4Projector* projector() const { return projector_.get(); }
+  const MediaTokens& media_tokens() const;
+  // The projected rows of `input` (tokens() rows of n_embd), from the cache or computed now on the model's pool
+  // (call it from the thread that drives the model). Throws std::invalid_argument when the projector lacks the
+  // modality.
+  std::shared_ptr<const std::vector<float>> embed_media(const MediaInput& input);
+  struct MediaCacheStats {
+    uint64_t hits = 0, misses = 0, bytes = 0;
+  };
+  MediaCacheStats media_cache_stats() const { return media_stats_; }
 
   // TokenText
   std::string_view piece(int32_t id) const override { return pieces_[static_cast<size_t>(id)]; }
@@ -50,6 +71,16 @@ class Gemma4Engine final : public LanguageModel, public TokenText {
 
  private:
   Gemma4Engine(std::unique_ptr<model::Gemma4Model> model, text::Tokenizer tokenizer);
+  std::unique_ptr<model::Gemma4Projector> projector_;
+  std::optional<MediaTokens> media_tokens_;
+  uint64_t media_cache_limit_ = 0;
+  struct CachedRows {
+    uint64_t hash;
+    int64_t tokens;
+    std::shared_ptr<const std::vector<float>> rows;
+  };
+  std::vector<CachedRows> media_cache_;  // most recently used last
+  MediaCacheStats media_stats_;
 
   std::unique_ptr<model::Gemma4Model> model_;
   text::Tokenizer tokenizer_;

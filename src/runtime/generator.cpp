@@ -50,15 +50,18 @@ GenerateResult error_result(std::string message) {
 }  // namespace
 
 std::optional<std::string> check_request(std::span<const int32_t> prompt, const SamplingOptions& options,
-                                         int32_t top_logprobs, int32_t n_vocab) {
+                                         int32_t top_logprobs, int32_t n_vocab, std::span<const MediaBlock> media) {
   if (auto problem = validate(options)) return problem;
   if (top_logprobs < 0 || top_logprobs > kMaxTopLogprobs) {
     return "top_logprobs must be in [0, " + std::to_string(kMaxTopLogprobs) + "], got " + std::to_string(top_logprobs);
   }
   if (prompt.empty()) return std::string("prompt is empty: nothing to generate from");
+  if (!media.empty()) {
+    if (auto problem = check_media_blocks(prompt, media)) return problem;
+  }
   for (size_t i = 0; i < prompt.size(); ++i) {
     const int32_t id = prompt[i];
-    if (id < 0 || id >= n_vocab) {
+    if ((id < 0 && media.empty()) || id >= n_vocab) {
       return "prompt token " + std::to_string(i) + " is " + std::to_string(id) + ", outside the vocabulary [0, " +
              std::to_string(n_vocab) + ")";
     }
@@ -99,13 +102,19 @@ GenerateResult Generator::generate(const GenerateRequest& request, GenerateSink&
   const Clock::time_point t_start = Clock::now();
   const SamplingOptions& options = request.options;
   stepper_->start(options, request.constraint, request.loop_guard_tokens, request.logprobs, request.top_logprobs);
-  if (auto problem = check_request(request.prompt, options, request.top_logprobs, model_.n_vocab())) {
+  if (auto problem = check_request(request.prompt, options, request.top_logprobs, model_.n_vocab(), request.media)) {
     return finish(error_result(*problem), sink);
   }
   // The model's cache was sized when it was loaded; a larger num_ctx cannot be honoured here.
   const int32_t n_ctx = options.num_ctx > 0 ? std::min(options.num_ctx, model_.n_ctx()) : model_.n_ctx();
   tokens_.reserve(static_cast<size_t>(n_ctx) + 1);
   Truncation cut;
+  if (!request.media.empty() && static_cast<int64_t>(request.prompt.size()) > n_ctx) {
+    return finish(error_result("the prompt with its media is " + std::to_string(request.prompt.size()) +
+                               " tokens, over the context of " + std::to_string(n_ctx) +
+                               " (num_ctx); media cannot be cut: raise num_ctx or send less"),
+                  sink);
+  }
   if (auto problem = fit_prompt(request.prompt, n_ctx, request.truncate, options.num_keep, tokens_, cut)) {
     return finish(error_result(*problem), sink);
   }
@@ -117,6 +126,7 @@ GenerateResult Generator::generate(const GenerateRequest& request, GenerateSink&
   const int32_t n_batch = options.num_batch;
 
   int32_t pos = 0;
+  size_t next_block = 0;
   try {
     model_.truncate(0);
     while (pos < n_prompt) {
@@ -126,7 +136,16 @@ GenerateResult Generator::generate(const GenerateRequest& request, GenerateSink&
         result.prompt_eval_seconds = seconds_between(t_start, Clock::now());
         return finish(result, sink);
       }
-      const int32_t n = std::min(n_batch, n_prompt - pos);
+      // The next media block, if any starts at or after pos: text stops at its start, and a block is one call.
+      while (next_block < request.media.size() && request.media[next_block].offset < pos) ++next_block;
+      if (next_block < request.media.size() && request.media[next_block].offset == pos) {
+        const MediaBlock& b = request.media[next_block++];
+        model_.eval_media(b, pos, logits_);
+        pos += b.n;
+        continue;
+      }
+      int32_t n = std::min(n_batch, n_prompt - pos);
+      if (next_block < request.media.size()) n = std::min(n, request.media[next_block].offset - pos);
       model_.eval(std::span<const int32_t>(tokens_).subspan(static_cast<size_t>(pos), static_cast<size_t>(n)),
                   pos, logits_);
       pos += n;

@@ -6,10 +6,12 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "runtime/media_prompt.h"
 #include "runtime/repetition_guard.h"
 #include "runtime/sampler.h"
 #include "runtime/sampling_options.h"
@@ -34,6 +36,11 @@ struct LanguageModel {
   virtual void eval(std::span<const int32_t> tokens, int32_t pos, std::span<float> last_logits) = 0;
   // Forgets cached positions >= pos.
   virtual void truncate(int32_t pos) = 0;
+  // Evaluates a media block (media_prompt.h) at positions pos.. (the cache holding exactly [0, pos)), logits
+  // after its last row as eval(). Models without media throw std::invalid_argument.
+  virtual void eval_media(const MediaBlock& /*block*/, int32_t /*pos*/, std::span<float> /*last_logits*/) {
+    throw std::invalid_argument("this model takes no media");
+  }
 };
 
 // What the generator needs from a tokenizer.
@@ -68,6 +75,9 @@ struct TokenConstraint {
 
 struct GenerateRequest {
   std::span<const int32_t> prompt;  // rendered and tokenized, BOS included
+  // Media rows in the prompt (media_prompt.h: expand_media), in position order. A prompt with media is never
+  // truncated (a block cannot be cut): one longer than the context is an error.
+  std::span<const MediaBlock> media;
   SamplingOptions options;
   // Prompt longer than the context: false gives an error; true keeps the first num_keep tokens and drops
   // the oldest ones after them, as Ollama's runner does. (Ollama's API defaults `truncate` to true; the
@@ -126,8 +136,9 @@ Truncation plan_truncation(int32_t n_prompt, int32_t n_ctx, int32_t num_keep);
 
 // What a request must satisfy before anything is evaluated (options in range, top_logprobs in range, a prompt,
 // token ids in the vocabulary): a one-line message, or nothing.
+// Ids below zero are allowed only inside the media blocks (check_media_blocks).
 std::optional<std::string> check_request(std::span<const int32_t> prompt, const SamplingOptions& options,
-                                         int32_t top_logprobs, int32_t n_vocab);
+                                         int32_t top_logprobs, int32_t n_vocab, std::span<const MediaBlock> media = {});
 
 // The tokens to evaluate for `prompt` in a context of n_ctx positions: the prompt itself, or with truncate its
 // head and tail (plan_truncation) into `tokens`. Returns an error message when it does not fit and truncate is

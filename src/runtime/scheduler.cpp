@@ -221,7 +221,13 @@ void Scheduler::step() {
       end_job(s);
       continue;
     }
-    if (auto problem = check_request(job->prompt, job->options, job->top_logprobs, n_vocab)) {
+    std::optional<std::string> problem = check_request(job->prompt, job->options, job->top_logprobs, n_vocab, job->media);
+    if (!problem && !job->media.empty() && job->embed) problem = "embeddings of media are not supported";
+    if (!problem && !job->media.empty() && static_cast<int64_t>(job->prompt.size()) > s.n_ctx) {
+      problem = "the prompt with its media is " + std::to_string(job->prompt.size()) + " tokens, over the context of " +
+                std::to_string(s.n_ctx) + " (num_ctx); media cannot be cut: raise num_ctx or send less";
+    }
+    if (problem) {
       s.result.reason = DoneReason::error;
       s.result.error = *problem;
       end_job(s);
@@ -262,6 +268,10 @@ void Scheduler::step() {
     int32_t keep = static_cast<int32_t>(std::min<size_t>(common_prefix(s.cached, s.tokens),
                                                          static_cast<size_t>(s.n_prompt - 1)));
     keep = std::min(keep, m.n_past(s.seq));
+    // A media block is evaluated whole: a cached prefix ending inside one goes back to its start.
+    for (const MediaBlock& b : job->media) {
+      if (keep > b.offset && keep < b.offset + b.n) keep = b.offset;
+    }
     if (keep > 0 && !m.can_truncate(s.seq, keep)) keep = 0;
     if (keep == 0) m.reset(s.seq);
     else m.truncate(s.seq, keep);
@@ -297,15 +307,6 @@ void Scheduler::step() {
     if (s.job == nullptr || !s.decoding || s.next < 0) continue;
     owners.push_back(&s);
   }
-  // The prompt chunk: n tokens from pos; `ends` when it completes the prompt.
-  int32_t chunk_pos = 0, chunk_n = 0;
-  bool chunk_ends = false;
-  if (prompt_slot != nullptr) {
-    chunk_pos = m.n_past(prompt_slot->seq);
-    const int32_t limit = owners.empty() ? options_.prompt_chunk : options_.mixed_prompt_chunk;
-    chunk_n = std::min(limit, prompt_slot->n_prompt - chunk_pos);
-    chunk_ends = chunk_pos + chunk_n == prompt_slot->n_prompt;
-  }
   const auto prompt_done = [&](Slot& s, std::span<const float> logits) {
     s.t_prompt_done = Clock::now();
     s.result.prompt_eval_count = s.n_prompt - s.result.prompt_cached_tokens;
@@ -316,6 +317,47 @@ void Scheduler::step() {
     times.token_ns += ns_between(t0, Clock::now());
     if (s.next < 0) end_job(s);
   };
+  // A media block at the prompt's position runs alone, now: projected (or taken from the engine's cache) and
+  // evaluated in one call; the other streams' decode step follows in this round.
+  const MediaBlock* next_block = nullptr;
+  if (prompt_slot != nullptr) {
+    const int32_t at = m.n_past(prompt_slot->seq);
+    for (const MediaBlock& b : prompt_slot->job->media) {
+      if (b.offset + b.n > at) {
+        next_block = &b;
+        break;
+      }
+    }
+    if (next_block != nullptr && next_block->offset <= at) {
+      Slot& s = *prompt_slot;
+      const MediaBlock& b = *next_block;
+      prompt_slot = nullptr;
+      next_block = nullptr;
+      bool failed = false;
+      try {
+        const auto t0 = Clock::now();
+        const auto rows = engine_.embed_media(*b.input);
+        m.forward_embeddings(s.seq, *rows, b.offset, s.logits, false, b.bidirectional);
+        times.model_prompt_ns += ns_between(t0, Clock::now());
+        times.prompt_tokens += static_cast<uint64_t>(b.n);
+      } catch (const std::exception& e) {
+        fail_sequence(s, std::string("media evaluation failed: ") + e.what());
+        failed = true;
+      }
+      if (!failed && b.offset + b.n == s.n_prompt) prompt_done(s, s.logits);
+      if (owners.empty()) return;
+    }
+  }
+  // The prompt chunk: n tokens from pos (up to the next media block); `ends` when it completes the prompt.
+  int32_t chunk_pos = 0, chunk_n = 0;
+  bool chunk_ends = false;
+  if (prompt_slot != nullptr) {
+    chunk_pos = m.n_past(prompt_slot->seq);
+    const int32_t limit = owners.empty() ? options_.prompt_chunk : options_.mixed_prompt_chunk;
+    chunk_n = std::min(limit, prompt_slot->n_prompt - chunk_pos);
+    if (next_block != nullptr) chunk_n = std::min(chunk_n, next_block->offset - chunk_pos);
+    chunk_ends = chunk_pos + chunk_n == prompt_slot->n_prompt;
+  }
   if (owners.empty()) {
     if (prompt_slot == nullptr) return;
     Slot& s = *prompt_slot;

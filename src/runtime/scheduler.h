@@ -34,6 +34,7 @@
 #include "model/gemma4_model.h"
 #include "runtime/generator.h"
 #include "runtime/grammar_constraint.h"
+#include "runtime/media_prompt.h"
 #include "runtime/sampling_options.h"
 
 namespace locus::runtime {
@@ -42,6 +43,10 @@ class Gemma4Engine;
 
 struct Job {
   std::vector<int32_t> prompt;  // rendered and tokenized, BOS included
+  // Media rows in the prompt (media_prompt.h: expand_media), in position order. Each block is evaluated alone
+  // (an image as one bidirectional step), not inside other streams' decode steps; a prompt with media is never
+  // truncated. The projection runs on the scheduler's thread (Gemma4Engine::embed_media, cached by content).
+  std::vector<MediaBlock> media;
   SamplingOptions options;      // num_ctx beyond the slot's context is capped to it
   bool truncate = true;         // a prompt longer than the context: drop from the middle (Ollama) or fail
   bool logprobs = false;

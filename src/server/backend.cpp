@@ -194,8 +194,11 @@ RuntimeBackend::Acquired RuntimeBackend::acquire(const std::string& model) {
   uint64_t weights = 0, kv_per_slot = 0;
   try {
     weights = std::filesystem::file_size(resolved.model_path);
+    if (resolved.projector_path) weights += std::filesystem::file_size(*resolved.projector_path);
     const auto file = gguf::GgufFile::open(key);
-    kv_per_slot = model::KvCache::bytes_for(model::read_gemma4_config(file), options_.slot_ctx, 512);
+    // With a projector the sliding rings and step buffers hold a 1120-token image block.
+    kv_per_slot = model::KvCache::bytes_for(model::read_gemma4_config(file), options_.slot_ctx,
+                                            resolved.projector_path ? 1120 : 512);
   } catch (const std::exception& e) {
     out.error = api_error(400, "model \"" + name + "\" cannot be loaded: " + e.what(), "model");
     return out;
@@ -240,6 +243,7 @@ RuntimeBackend::Acquired RuntimeBackend::acquire(const std::string& model) {
     runtime::EngineOptions eo;
     eo.n_ctx = options_.slot_ctx;
     eo.n_threads = options_.n_threads;
+    if (resolved.projector_path) eo.mmproj = resolved.projector_path->string();
     loaded->engine = runtime::Gemma4Engine::load(key, eo);
     runtime::SchedulerOptions so;
     so.n_slots = options_.n_slots;
@@ -277,9 +281,6 @@ StartResult RuntimeBackend::generate(ApiRequest req) {
     std::lock_guard<std::mutex> lock(mutex_);
     if (stopping_) return refuse(api_error(503, "the server is shutting down"));
   }
-  if (!req.media.empty()) {
-    return refuse(api_error(400, "images, audio and video are not supported by this server yet", "images"));
-  }
   if (!req.suffix.empty()) return refuse(api_error(400, "suffix (fill-in-the-middle): Gemma 4 has no such mode", "suffix"));
   const KeepAlive ka = req.keep_alive.value_or(options_.keep_alive);
 
@@ -312,7 +313,7 @@ StartResult RuntimeBackend::generate(ApiRequest req) {
     return done_only(FinishReason::kLoad, a.load_ns, t0, req.model);
   }
 
-  PreparedJob prep = prepare_job(req, *m->engine, options_.slot_ctx);
+  PreparedJob prep = prepare_job(req, *m->engine, options_.slot_ctx, options_.media);
   if (prep.error) {
     release();
     return refuse(*prep.error);

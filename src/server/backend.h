@@ -21,6 +21,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "runtime/media_prompt.h"
 #include "server/api_request.h"
 #include "server/embed_api.h"
 #include "server/event_channel.h"
@@ -106,6 +107,8 @@ class Backend {
 };
 
 struct BackendOptions {
+  // How media are decoded and sized unless a request says otherwise (docs/media.md).
+  runtime::MediaSettings media;
   int n_slots = 4;
   int max_queue = 32;
   uint32_t slot_ctx = 4096;

@@ -150,7 +150,8 @@ ApiError bad(std::string message, std::string param) { return ApiError{400, std:
 
 }  // namespace
 
-PreparedJob prepare_job(const ApiRequest& req, const runtime::Gemma4Engine& engine, uint32_t slot_ctx) {
+PreparedJob prepare_job(const ApiRequest& req, const runtime::Gemma4Engine& engine, uint32_t slot_ctx,
+                        const runtime::MediaSettings& media_settings) {
   PreparedJob out;
   auto job = std::make_shared<runtime::Job>();
   const bool openai = is_openai(req.api);
@@ -182,6 +183,48 @@ PreparedJob prepare_job(const ApiRequest& req, const runtime::Gemma4Engine& engi
     const bool skip_bos = !job->prompt.empty() && job->prompt.front() == tok.bos();
     joined.insert(joined.end(), job->prompt.begin() + (skip_bos ? 1 : 0), job->prompt.end());
     job->prompt = std::move(joined);
+  }
+  if (!req.media.empty()) {
+    const std::string param = openai ? "messages" : (req.api == Api::kOllamaChat ? "messages" : "images");
+    if (engine.projector() == nullptr) {
+      out.error = bad("model '" + req.model + "' takes text only: it was loaded without a projector (an mmproj GGUF; "
+                      "locus serve --mmproj, or an mmproj*.gguf beside the model)", param);
+      return out;
+    }
+    try {
+      std::vector<runtime::PreparedMedia> prepared;
+      prepared.reserve(req.media.size());
+      for (size_t i = 0; i < req.media.size(); ++i) {
+        try {
+          prepared.push_back(runtime::prepare_media(req.media[i].bytes, media_settings));
+        } catch (const std::exception& e) {
+          throw std::invalid_argument("medium " + std::to_string(i + 1) + " of " + std::to_string(req.media.size()) +
+                                      ": " + e.what());
+        }
+        for (const auto& seg : prepared.back().segments) {
+          if (seg.input == nullptr) continue;
+          const bool image = seg.input->kind == runtime::MediaInput::Kind::kImage;
+          if (image ? !engine.projector()->has_vision() : !engine.projector()->has_audio()) {
+            throw std::invalid_argument("medium " + std::to_string(i + 1) + " is " +
+                                        (image ? "an image (or video)" : "audio") + ", but model '" + req.model +
+                                        "''s projector has no " + (image ? "vision" : "audio") + " encoder");
+          }
+        }
+      }
+      runtime::ExpandedPrompt ex = runtime::expand_media(job->prompt, prepared, tok, engine.media_tokens());
+      job->prompt = std::move(ex.tokens);
+      job->media = std::move(ex.blocks);
+    } catch (const std::exception& e) {
+      out.error = bad(e.what(), param);
+      return out;
+    }
+    if (job->prompt.size() >= slot_ctx) {
+      out.error = bad("the prompt with its media is " + std::to_string(job->prompt.size()) +
+                          " tokens but the context holds " + std::to_string(slot_ctx) +
+                          " (server --ctx / LOCUS_CONTEXT_LENGTH); media cannot be cut: send less or raise the context",
+                      param);
+      return out;
+    }
   }
   if (!req.truncate && job->prompt.size() >= slot_ctx) {
     out.error = bad("the prompt is " + std::to_string(job->prompt.size()) + " tokens but the context holds " +

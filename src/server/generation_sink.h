@@ -29,7 +29,11 @@ struct PreparedJob {
 
 // Everything but the sink and the cancel flag. `slot_ctx` is the context of one slot: with truncate off, a
 // longer prompt is refused here (400) rather than failing after the stream began.
-PreparedJob prepare_job(const ApiRequest& request, const runtime::Gemma4Engine& engine, uint32_t slot_ctx);
+// Media (request.media) are decoded and laid into the prompt here, on the caller's thread, with media_settings
+// (the server's defaults with the request's own options applied); bad media or a model without a projector is a
+// 400.
+PreparedJob prepare_job(const ApiRequest& request, const runtime::Gemma4Engine& engine, uint32_t slot_ctx,
+                        const runtime::MediaSettings& media_settings = {});
 
 struct SinkContext {
   bool parse = true;  // run the text through the output parser (raw prompts: pass it as it is)
