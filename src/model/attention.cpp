@@ -33,6 +33,7 @@ struct Task {
   uint32_t head0, n_heads;      // the query heads of this task (all in kv_head's group)
   int32_t first_key, last_key;  // keys the first query sees (positions, inclusive); query i sees
                                 // [first_key + i, last_key + i] with a window, [first_key, last_key + i] without
+  int32_t key_end = 0;          // > 0: a bidirectional block, query i's last key is key_end - 1 whatever i
 };
 
 // A thread's buffer: widened key and value, a tile of keys transposed, then per (query, head) row its
@@ -388,6 +389,7 @@ void attention(const KvLayer& kv, const AttentionBatch& b, AttentionNumerics num
     const int32_t pos = b.pos0 + static_cast<int32_t>(t.token);
     t.last_key = pos;
     t.first_key = b.window == 0 ? 0 : pos - static_cast<int32_t>(b.window) + 1;
+    t.key_end = b.key_end;
     const Buffers buf = carve(scratch.thread_buffer(thread), kv.head_dim, t.n_tokens * heads_per_task);
     (numerics == AttentionNumerics::kF32 ? fn.f32 : fn.f16_accumulate)(kv, b, t, buf);
   });
@@ -438,11 +440,12 @@ void attention_reference(const KvLayer& kv, const AttentionBatch& b) {
   for (int64_t t = 0; t < b.n_tokens; ++t) {
     const int32_t pos = b.pos0 + static_cast<int32_t>(t);
     const int32_t first = b.window == 0 ? 0 : std::max<int32_t>(0, pos - static_cast<int32_t>(b.window) + 1);
+    const int32_t last = b.key_end > 0 ? b.key_end - 1 : pos;
     for (uint32_t h = 0; h < b.n_head; ++h) {
       const uint32_t g = h / group;
       const float* q = b.q + (t * b.n_head + h) * hd;
       std::vector<double> s;
-      for (int32_t j = first; j <= pos; ++j) {
+      for (int32_t j = first; j <= last; ++j) {
         const uint16_t* k = kv.k_row(j) + size_t{g} * hd;
         double acc = 0;
         for (uint32_t d = 0; d < hd; ++d) acc += double(q[d]) * half_to_float(k[d]);
@@ -454,7 +457,7 @@ void attention_reference(const KvLayer& kv, const AttentionBatch& b) {
       float* out = b.out + (t * b.n_head + h) * hd;
       for (uint32_t d = 0; d < hd; ++d) {
         double acc = 0;
-        for (int32_t j = first; j <= pos; ++j) acc += s[j - first] * half_to_float(kv.v_row(j)[size_t{g} * hd + d]);
+        for (int32_t j = first; j <= last; ++j) acc += s[j - first] * half_to_float(kv.v_row(j)[size_t{g} * hd + d]);
         out[d] = static_cast<float>(acc / sum);
       }
     }

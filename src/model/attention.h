@@ -53,9 +53,14 @@ struct AttentionBatch {
   uint32_t n_head = 0;
   uint32_t window = 0;          // 0: full attention
   float* out = nullptr;         // n_tokens rows of n_head * head_dim
+  // 0: causal. Otherwise the batch is one bidirectional block (an image on a sliding-window layer, gemma4.md
+  // 4.6): every query also sees the later keys up to key_end - 1 (= pos0 + n_tokens), the window still
+  // bounding what it sees below it.
+  int32_t key_end = 0;
 };
 
 // The layer's cache must already hold the keys and values of positions up to pos0 + n_tokens - 1.
+// (With key_end, keys are visited in position order as without; only the last key each query sees changes.)
 void attention(const KvLayer& kv, const AttentionBatch& batch, AttentionNumerics numerics, tensor::ThreadPool& pool,
                AttentionScratch& scratch);
 

@@ -132,6 +132,70 @@ TEST(Attention, FullLayersSeeEverythingUpToTheQuery) {
   EXPECT_EQ(run(future), base);
 }
 
+// A bidirectional block (an image on a sliding layer): each query sees every key of the block, later ones
+// included, and the window below it. Both numerics against the reference, over many shapes, positions, windows
+// (smaller and larger than the block) and seeds.
+TEST(Attention, BidirectionalBlocksMatchTheReference) {
+  struct B { uint32_t n_head, n_head_kv, hd, window; int64_t n; int32_t pos0; };
+  int checked = 0;
+  for (uint64_t seed = 1; seed <= 6; ++seed) {
+    for (const B& c : {B{4, 2, 32, 16, 40, 5}, B{4, 2, 32, 128, 70, 100}, B{8, 8, 32, 24, 70, 0}, B{16, 8, 64, 256, 90, 300},
+                       B{4, 1, 32, 8, 3, 20}, B{4, 2, 32, 64, 1, 7}}) {
+      const uint32_t cells = c.window + static_cast<uint32_t>(c.n) + 4;
+      const KvLayer L = make_layer(cells, c.n_head_kv, c.hd, c.pos0 + static_cast<int32_t>(c.n), seed);
+      const auto q = random_queries(c.n, c.n_head, c.hd, seed + 100);
+      for (AttentionNumerics num : {AttentionNumerics::kF32, AttentionNumerics::kF16Accumulate}) {
+        std::vector<float> out(q.size()), ref(q.size());
+        AttentionBatch b{q.data(), c.n, c.pos0, c.n_head, c.window, out.data()};
+        b.key_end = c.pos0 + static_cast<int32_t>(c.n);
+        tensor::ThreadPool pool(static_cast<int>(seed % 3) + 1);
+        AttentionScratch scratch;
+        attention(L, b, num, pool, scratch);
+        b.out = ref.data();
+        attention_reference(L, b);
+        EXPECT_LT(max_abs_diff(out, ref), num == AttentionNumerics::kF32 ? 2e-5 : 1e-2)
+            << "seed " << seed << " window " << c.window << " n " << c.n << " pos0 " << c.pos0;
+        ++checked;
+      }
+    }
+  }
+  EXPECT_EQ(checked, 72);
+}
+
+// What a bidirectional query sees, key by key: the first query of the block sees the block's last key (a
+// causal one would not), nothing past the block, and the window still masks below it.
+TEST(Attention, BidirectionalBlockSeesItsLaterKeysButNotBeyond) {
+  const uint32_t window = 8, hd = 32;
+  const int32_t pos0 = 20, n = 5;  // the block is positions 20..24
+  KvLayer L = make_layer(64, 1, hd, pos0 + n + 1, 9);
+  const auto q = random_queries(n, 2, hd, 10);
+  tensor::ThreadPool pool(2);
+  AttentionScratch scratch;
+  auto run = [&](const KvLayer& layer, bool bidirectional, AttentionNumerics num) {
+    std::vector<float> out(q.size());
+    AttentionBatch b{q.data(), n, pos0, 2, window, out.data()};
+    if (bidirectional) b.key_end = pos0 + n;
+    attention(layer, b, num, pool, scratch);
+    return std::vector<float>(out.begin(), out.begin() + 2 * hd);  // the first query's output
+  };
+  auto changed = [&](int32_t p) {
+    KvLayer M = L;
+    for (uint32_t i = 0; i < hd; ++i) {
+      M.k_row(p)[i] = tensor::float_to_half(5.0f);
+      M.v_row(p)[i] = tensor::float_to_half(-3.0f);
+    }
+    return M;
+  };
+  for (AttentionNumerics num : {AttentionNumerics::kF32, AttentionNumerics::kF16Accumulate}) {
+    const auto base = run(L, true, num);
+    EXPECT_NE(run(changed(pos0 + n - 1), true, num), base);   // a later key of the block: visible
+    EXPECT_EQ(run(changed(pos0 + n - 1), false, num), run(L, false, num));  // causally it is not
+    EXPECT_EQ(run(changed(pos0 + n), true, num), base);       // past the block: never
+    EXPECT_EQ(run(changed(pos0 - window), true, num), base);  // below the window: masked
+    EXPECT_NE(run(changed(pos0 - window + 1), true, num), base);
+  }
+}
+
 TEST(Attention, RingCellsGiveTheSameResultAsAFlatCache) {
   // A sliding layer's ring of window + batch cells after the positions have wrapped several times equals
   // a cache holding every position.

@@ -85,8 +85,9 @@ Gemma4Model::Gemma4Model(gguf::GgufFile file, Gemma4Config config, const Gemma4M
       weights_(Gemma4Weights::bind(file_, config_)),
       n_ctx_(o.n_ctx == 0 ? config_.context_length : o.n_ctx),
       n_batch_(o.n_batch),
+      n_step_(std::max(o.n_batch, o.max_block)),
       attention_precision_(o.attention) {
-  sequences_.push_back(std::make_unique<KvCache>(config_, n_ctx_, n_batch_));
+  sequences_.push_back(std::make_unique<KvCache>(config_, n_ctx_, n_step_));
   if (o.pool != nullptr) {
     pool_ = o.pool;
   } else {
@@ -102,7 +103,7 @@ Gemma4Model::Gemma4Model(gguf::GgufFile file, Gemma4Config config, const Gemma4M
     max_hd = std::max(max_hd, c.head_dim(l));
     max_group = std::max(max_group, c.n_head / c.n_head_kv(l));
   }
-  const size_t B = o.n_batch;
+  const size_t B = n_step_;
   x_.resize(B * c.n_embd);
   xn_.resize(B * c.n_embd);
   q_.resize(B * max_q);
@@ -167,7 +168,7 @@ size_t Gemma4Model::n_sequences() const {
 }
 
 SequenceId Gemma4Model::add_sequence(uint32_t n_ctx) {
-  auto kv = std::make_unique<KvCache>(config_, n_ctx == 0 ? n_ctx_ : n_ctx, n_batch_);
+  auto kv = std::make_unique<KvCache>(config_, n_ctx == 0 ? n_ctx_ : n_ctx, n_step_);
   const auto free = std::find(sequences_.begin(), sequences_.end(), nullptr);
   if (free != sequences_.end()) {
     *free = std::move(kv);
@@ -186,7 +187,7 @@ void Gemma4Model::remove_sequence(SequenceId seq) {
 }
 
 uint64_t Gemma4Model::sequence_kv_bytes(uint32_t n_ctx) const {
-  return KvCache::bytes_for(config_, n_ctx == 0 ? n_ctx_ : n_ctx, n_batch_);
+  return KvCache::bytes_for(config_, n_ctx == 0 ? n_ctx_ : n_ctx, n_step_);
 }
 
 uint64_t Gemma4Model::kv_cache_bytes() const {
@@ -220,7 +221,7 @@ void Gemma4Model::forward(SequenceId seq, std::span<const int32_t> tokens, int32
     }
   }
   if (pos < kv.n_past()) kv.truncate(pos);  // throws when the sliding layers cannot roll back
-  const int64_t B = kv.n_batch();
+  const int64_t B = n_batch_;
   for (int64_t s = 0; s < n; s += B) {
     const int64_t m = std::min(B, n - s);
     float* out = nullptr;
@@ -235,6 +236,56 @@ void Gemma4Model::forward(SequenceId seq, std::span<const int32_t> tokens, int32
     const int32_t p0 = pos + static_cast<int32_t>(s);
     for (int64_t t = 0; t < m; ++t) slots_[static_cast<size_t>(t)] = {&kv, p0 + static_cast<int32_t>(t)};
     step(tokens.data() + s, m, true, first_row, out);
+  }
+}
+
+void Gemma4Model::forward_embeddings(SequenceId seq, std::span<const float> embd, int32_t pos,
+                                     std::span<float> logits_out, bool all_logits, bool bidirectional) {
+  KvCache& kv = cache(seq);
+  const Gemma4Config& c = config_;
+  const uint64_t E = c.n_embd, V = c.n_vocab;
+  if (embd.empty() || embd.size() % E != 0) {
+    throw std::invalid_argument("forward_embeddings: " + std::to_string(embd.size()) +
+                                " floats, expected a positive multiple of n_embd " + std::to_string(E));
+  }
+  if (c.n_embd_per_layer > 0) {
+    throw std::invalid_argument("forward_embeddings: this model has per-layer inputs (E2B/E4B), which media "
+                                "embeddings cannot feed");
+  }
+  const int64_t n = static_cast<int64_t>(embd.size() / E);
+  if (bidirectional && n > static_cast<int64_t>(n_step_)) {
+    throw std::invalid_argument("forward_embeddings: a bidirectional block of " + std::to_string(n) +
+                                " rows exceeds max_block " + std::to_string(n_step_));
+  }
+  const uint64_t rows = all_logits ? static_cast<uint64_t>(n) : 1;
+  if (logits_out.size() < rows * V) {
+    throw std::invalid_argument("forward_embeddings: logits_out holds " + std::to_string(logits_out.size()) +
+                                " floats, expected " + std::to_string(rows * V));
+  }
+  if (pos < 0 || pos > kv.n_past()) {
+    throw std::invalid_argument("forward_embeddings: position " + std::to_string(pos) + " outside [0, " +
+                                std::to_string(kv.n_past()) + "]");
+  }
+  if (static_cast<uint64_t>(pos) + static_cast<uint64_t>(n) > kv.n_ctx()) {
+    throw std::invalid_argument("forward_embeddings: " + std::to_string(n) + " rows at position " +
+                                std::to_string(pos) + " exceed the context of " + std::to_string(kv.n_ctx()));
+  }
+  if (pos < kv.n_past()) kv.truncate(pos);
+  const int64_t B = bidirectional ? n : static_cast<int64_t>(n_batch_);
+  for (int64_t s = 0; s < n; s += B) {
+    const int64_t m = std::min(B, n - s);
+    float* out = nullptr;
+    int64_t first_row = m;
+    if (all_logits) {
+      first_row = 0;
+      out = logits_out.data() + static_cast<uint64_t>(s) * V;
+    } else if (s + m == n) {
+      first_row = m - 1;
+      out = logits_out.data();
+    }
+    const int32_t p0 = pos + static_cast<int32_t>(s);
+    for (int64_t t = 0; t < m; ++t) slots_[static_cast<size_t>(t)] = {&kv, p0 + static_cast<int32_t>(t)};
+    step(nullptr, m, true, first_row, out, embd.data() + static_cast<uint64_t>(s) * E, bidirectional);
   }
 }
 
@@ -331,7 +382,7 @@ void Gemma4Model::embed(SequenceId seq, std::span<const int32_t> tokens, std::sp
   // sums in f32 within its one batch; the difference is far below the hidden states' own rounding).
   const bool last_only = options.pooling == EmbeddingPooling::kLast;
   std::fill(embd_sum_.begin(), embd_sum_.end(), 0.0);
-  const int64_t B = kv.n_batch();
+  const int64_t B = n_batch_;
   for (int64_t s = 0; s < n; s += B) {
     const int64_t m = std::min(B, n - s);
     for (int64_t t = 0; t < m; ++t) slots_[static_cast<size_t>(t)] = {&kv, static_cast<int32_t>(s + t)};
@@ -360,16 +411,21 @@ void Gemma4Model::embed(SequenceId seq, std::span<const int32_t> tokens, std::sp
   }
 }
 
-void Gemma4Model::step(const int32_t* tokens, int64_t n, bool one_sequence, int64_t first_row, float* logits) {
+void Gemma4Model::step(const int32_t* tokens, int64_t n, bool one_sequence, int64_t first_row, float* logits,
+                       const float* embd, bool bidirectional) {
   const Gemma4Config& c = config_;
   const uint32_t E = c.n_embd;
 
-  // Embeddings, scaled by sqrt(n_embd) as a float.
+  // Token embeddings, scaled by sqrt(n_embd) as a float; media embeddings as they are.
   const float embd_scale = std::sqrt(static_cast<float>(E));
   per_token(n, [&](int64_t t) {
     float* x = x_.data() + t * E;
-    tensor::get_row(weights_.token_embd, tokens[t], x);
-    for (uint32_t i = 0; i < E; ++i) x[i] *= embd_scale;
+    if (embd != nullptr) {
+      std::copy(embd + t * E, embd + (t + 1) * E, x);
+    } else {
+      tensor::get_row(weights_.token_embd, tokens[t], x);
+      for (uint32_t i = 0; i < E; ++i) x[i] *= embd_scale;
+    }
     const int32_t p = slots_[static_cast<size_t>(t)].pos;
     rope_angles(p, static_cast<int>(c.n_rot_swa), c.rope_base_swa, nullptr, rope_swa_.data() + t * c.n_rot_swa);
     rope_angles(p, static_cast<int>(c.n_rot_full), c.rope_base_full, weights_.rope_freqs.data(),
@@ -379,7 +435,7 @@ void Gemma4Model::step(const int32_t* tokens, int64_t n, bool one_sequence, int6
   if (c.n_embd_per_layer > 0) per_layer_inputs(tokens, n);
 
   for (uint32_t l = 0; l < c.n_layer; ++l) {
-    attention_block(l, n, one_sequence);
+    attention_block(l, n, one_sequence, bidirectional);
     feed_forward_block(l, n);
   }
   if (one_sequence) {
@@ -406,7 +462,7 @@ void Gemma4Model::step(const int32_t* tokens, int64_t n, bool one_sequence, int6
   }
 }
 
-void Gemma4Model::attention_block(uint32_t l, int64_t n, bool one_sequence) {
+void Gemma4Model::attention_block(uint32_t l, int64_t n, bool one_sequence, bool bidirectional) {
   const Gemma4Config& c = config_;
   const Gemma4LayerWeights& w = weights_.layers[l];
   const uint32_t E = c.n_embd, hd = c.head_dim(l), n_kv = c.n_head_kv(l), n_rot = c.n_rot(l);
@@ -461,6 +517,9 @@ void Gemma4Model::attention_block(uint32_t l, int64_t n, bool one_sequence) {
     batch.n_head = c.n_head;
     batch.window = window;
     batch.out = att_.data();
+    // An image block sees itself whole on the sliding layers; the full layers stay causal (llama.cpp's
+    // LLAMA_NON_CAUSAL_TYPE_SWA_ONLY for gemma4uv).
+    if (bidirectional && c.is_swa[l]) batch.key_end = batch.pos0 + static_cast<int32_t>(n);
     const AttentionNumerics numerics = attention_precision_ == AttentionPrecision::kF32
                                            ? AttentionNumerics::kF32
                                            : llama_cpp_attention_numerics(n);

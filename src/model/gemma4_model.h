@@ -45,6 +45,11 @@ enum class AttentionPrecision {
 struct Gemma4ModelOptions {
   uint32_t n_ctx = 4096;      // positions the KV cache holds; 0 = the model's training context
   uint32_t n_batch = 512;     // most tokens evaluated together (prompt processing step)
+  // Most media embeddings evaluated as one bidirectional block (forward_embeddings: an image's tokens, up to
+  // 1120 with llama.cpp's largest budget); 0 = n_batch. The activation buffers and the sliding-window rings are
+  // sized for max(n_batch, max_block), so an image is one block whatever n_batch (llama.cpp instead refuses an
+  // image with more tokens than its micro-batch).
+  uint32_t max_block = 0;
   int n_threads = 0;          // size of the model's own thread pool when `pool` is null (0 = all cores)
   tensor::ThreadPool* pool = nullptr;  // a shared pool to use instead (must outlive the model)
   AttentionPrecision attention = AttentionPrecision::kLikeLlamaCpp;
@@ -159,6 +164,18 @@ class Gemma4Model {
   void embed(SequenceId seq, std::span<const int32_t> tokens, std::span<float> out,
              const EmbeddingOptions& options = {});
 
+  // Evaluates input embeddings instead of token ids: embd holds n rows of n_embd floats (a projected image or
+  // audio clip, gemma4_projector.h), fed to the first layer as they are (no sqrt(n_embd) scale: that is the
+  // token embeddings'), at positions pos, pos + 1, ... of sequence seq. bidirectional (an image, gemma4.md 4.6):
+  // the rows are one step and see each other on the sliding-window layers (the window still bounds what they
+  // see before them), causally on the full layers; n must not exceed max_block(). Otherwise causal, in steps of
+  // n_batch (audio). Logits as forward(). Throws std::invalid_argument, the cache unchanged, for: embd not a
+  // whole number of rows or empty, too many rows for a block, the context full, a position not reachable, a
+  // model with per-layer inputs (E2B/E4B: their media go through their own encoders, not this path).
+  void forward_embeddings(SequenceId seq, std::span<const float> embd, int32_t pos, std::span<float> logits_out,
+                          bool all_logits, bool bidirectional);
+  uint32_t max_block() const { return n_step_; }
+
   bool can_truncate(int32_t pos) const { return can_truncate(kDefaultSequence, pos); }
   void truncate(int32_t pos) { truncate(kDefaultSequence, pos); }  // throws std::invalid_argument
   void reset() { reset(kDefaultSequence); }
@@ -171,8 +188,11 @@ class Gemma4Model {
   // tokens are consecutive positions of one sequence and attend to each other (prompt processing); else
   // each is the next token of a different sequence. Logits rows for tokens >= first_row (n = none) go to
   // `logits`.
-  void step(const int32_t* tokens, int64_t n, bool one_sequence, int64_t first_row, float* logits);
-  void attention_block(uint32_t l, int64_t n, bool one_sequence);
+  // embd (n rows of n_embd) replaces the token embeddings when not null (tokens is then unused); bidirectional:
+  // the one-sequence step is a bidirectional block on the sliding-window layers.
+  void step(const int32_t* tokens, int64_t n, bool one_sequence, int64_t first_row, float* logits,
+            const float* embd = nullptr, bool bidirectional = false);
+  void attention_block(uint32_t l, int64_t n, bool one_sequence, bool bidirectional);
   void feed_forward_block(uint32_t l, int64_t n);
   void per_layer_inputs(const int32_t* tokens, int64_t n);
   void per_layer_embedding(uint32_t l, int64_t n);
@@ -186,6 +206,7 @@ class Gemma4Model {
   Gemma4Weights weights_;
   uint32_t n_ctx_ = 0;
   uint32_t n_batch_ = 0;
+  uint32_t n_step_ = 0;  // tokens one step holds: max(n_batch, max_block)
   std::vector<std::unique_ptr<KvCache>> sequences_;  // by SequenceId; null: free id
   AttentionPrecision attention_precision_;
   std::unique_ptr<tensor::ThreadPool> own_pool_;

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -61,7 +62,7 @@ class Gemma4Projector {
  private:
   Gemma4Projector() = default;
 
-  gguf::GgufFile file_;
+  std::optional<gguf::GgufFile> file_;  // the tensors' memory
   std::string path_;
   tensor::ThreadPool* pool_ = nullptr;
   tensor::MatmulScratch scratch_;
