@@ -270,14 +270,47 @@ json chunk_json(mtmd_context* ctx, const mtmd_input_chunk* chunk, llama_pos pos)
   return j;
 }
 
-// embed-image / embed-audio: the media alone through mtmd's preprocessing and encoder.
+// --media KIND:FILE[:W:H]: the file name is what lies between the kind and, for an image, the two sizes.
+struct Media {
+  std::string kind;
+  mtmd::bitmap bitmap;
+};
+
+Media parse_media(const std::string& m) {
+  const size_t colon = m.find(':');
+  const std::string kind = colon == std::string::npos ? "" : m.substr(0, colon);
+  if (kind == "image") {
+    const size_t c2 = m.rfind(':');
+    const size_t c1 = c2 <= colon + 1 ? std::string::npos : m.rfind(':', c2 - 1);
+    if (c1 == std::string::npos || c1 <= colon) throw Error("--media: expected image:FILE:W:H, found '" + m + "'");
+    return {kind, image_bitmap(m.substr(colon + 1, c1 - colon - 1),
+                               Args::parse_int("image width", m.substr(c1 + 1, c2 - c1 - 1), 1, 1 << 16),
+                               Args::parse_int("image height", m.substr(c2 + 1), 1, 1 << 16))};
+  }
+  if (kind == "audio") return {kind, audio_bitmap(m.substr(colon + 1))};
+  throw Error("--media: expected image:FILE:W:H or audio:FILE, found '" + m + "'");
+}
+
+// embed-image / embed-audio: each media alone through mtmd's preprocessing and encoder, in the order given
+// (--rgb/--pcm first, then every --media); the embeddings go to --out one after another.
 json embed(const Args& a, int threads) {
   const bool image = a.command == "embed-image";
   const std::string out = a.str("out");
-  if (image && (!a.has("width") || !a.has("height"))) throw Error("embed-image needs --width and --height");
-  mtmd::bitmap bitmap = image ? image_bitmap(a.str("rgb"), a.integer("width", 0, 1, 1 << 16),
-                                             a.integer("height", 0, 1, 1 << 16))
-                              : audio_bitmap(a.str("pcm"));
+  std::vector<Media> media;
+  if (image && a.has("rgb")) {
+    if (!a.has("width") || !a.has("height")) throw Error("embed-image --rgb needs --width and --height");
+    media.push_back({"image", image_bitmap(a.str("rgb"), a.integer("width", 0, 1, 1 << 16),
+                                           a.integer("height", 0, 1, 1 << 16))});
+  }
+  if (!image && a.has("pcm")) media.push_back({"audio", audio_bitmap(a.str("pcm"))});
+  for (const std::string& m : a.media) {
+    media.push_back(parse_media(m));
+    if (media.back().kind != (image ? "image" : "audio")) {
+      throw Error(a.command + " takes " + (image ? "images" : "audio") + " only, found --media " + m);
+    }
+  }
+  if (media.empty()) throw Error(image ? "embed-image needs --rgb or --media" : "embed-audio needs --pcm or --media");
+
   // The whole model (mapped, not read): mtmd checks the projector's width against it.
   ModelPtr model = load_model(a.str("model"), /*vocab_only=*/false);
   EncoderInput input;
@@ -286,43 +319,56 @@ json embed(const Args& a, int threads) {
   if (image ? !mtmd_support_vision(ctx.get()) : !mtmd_support_audio(ctx.get())) {
     throw Error(a.str("mmproj") + " has no " + (image ? "vision" : "audio") + " projector");
   }
-  mtmd::input_chunks_ptr chunk_list = tokenize(ctx.get(), mtmd_default_marker(), {bitmap.ptr.get()}, false);
-  mtmd::input_chunks chunks(chunk_list.release());
   const size_t n_embd = static_cast<size_t>(llama_model_n_embd_inp(model.get()));
 
-  std::vector<float> all;
-  json parts = json::array();
-  size_t n_tokens = 0;
-  for (size_t i = 0; i < chunks.size(); ++i) {
-    const mtmd_input_chunk* chunk = chunks[i];
-    if (mtmd_input_chunk_get_type(chunk) == MTMD_INPUT_CHUNK_TYPE_TEXT) continue;
-    if (mtmd_encode_chunk(ctx.get(), chunk) != 0) throw Error("mtmd_encode_chunk failed");
-    const size_t n = mtmd_input_chunk_get_n_tokens(chunk);
-    const float* e = mtmd_get_output_embd(ctx.get());
-    all.insert(all.end(), e, e + n * n_embd);
-    n_tokens += n;
-    parts.push_back(n);
-  }
-  if (n_tokens == 0) throw Error("mtmd produced no media chunk");
-  write_f32(out, all.data(), all.size());
-  json j = {{"n_tokens", n_tokens}, {"n_embd", n_embd}, {"chunks", parts}};
-  if (image) {
-    // The picture the encoder saw, in pixels, and its token grid (square patches: n_tokens = nx * ny).
-    if (input.width <= 0 || input.height <= 0) throw Error("the encoder's input tensor was not seen");
-    const auto patch = static_cast<int64_t>(std::lround(std::sqrt(double(input.width * input.height) / double(n_tokens))));
-    j["width"] = input.width;
-    j["height"] = input.height;
-    j["nx"] = patch > 0 ? input.width / patch : 0;
-    j["ny"] = patch > 0 ? input.height / patch : 0;
-    j["patch"] = patch;
-    if (input.want_values) {
-      if (input.values.empty()) throw Error("the encoder's input tensor is not f32");
-      write_f32(a.str("pixels-out"), input.values.data(), input.values.size());
+  std::vector<float> all, pixels;
+  json items = json::array();
+  size_t total = 0;
+  for (const Media& m : media) {
+    mtmd::input_chunks_ptr chunk_list = tokenize(ctx.get(), mtmd_default_marker(), {m.bitmap.ptr.get()}, false);
+    mtmd::input_chunks chunks(chunk_list.release());
+    json parts = json::array();
+    size_t n_tokens = 0;
+    input = EncoderInput{0, 0, 0, input.want_values, {}};
+    for (size_t i = 0; i < chunks.size(); ++i) {
+      const mtmd_input_chunk* chunk = chunks[i];
+      if (mtmd_input_chunk_get_type(chunk) == MTMD_INPUT_CHUNK_TYPE_TEXT) continue;
+      if (mtmd_encode_chunk(ctx.get(), chunk) != 0) throw Error("mtmd_encode_chunk failed");
+      const size_t n = mtmd_input_chunk_get_n_tokens(chunk);
+      const float* e = mtmd_get_output_embd(ctx.get());
+      all.insert(all.end(), e, e + n * n_embd);
+      n_tokens += n;
+      parts.push_back(n);
     }
-  } else {
-    j["n_samples"] = mtmd_bitmap_get_n_bytes(bitmap.ptr.get()) / sizeof(float);
+    if (n_tokens == 0) throw Error("mtmd produced no media chunk");
+    total += n_tokens;
+    json j = {{"n_tokens", n_tokens}, {"chunks", parts}};
+    if (image) {
+      // The picture the encoder saw, in pixels, and its token grid (square patches: n_tokens = nx * ny).
+      if (input.width <= 0 || input.height <= 0) throw Error("the encoder's input tensor was not seen");
+      const auto patch = static_cast<int64_t>(
+          std::lround(std::sqrt(double(input.width * input.height) / double(n_tokens))));
+      j["width"] = input.width;
+      j["height"] = input.height;
+      j["nx"] = patch > 0 ? input.width / patch : 0;
+      j["ny"] = patch > 0 ? input.height / patch : 0;
+      j["patch"] = patch;
+      if (input.want_values) {
+        if (input.values.empty()) throw Error("the encoder's input tensor is not f32");
+        pixels.insert(pixels.end(), input.values.begin(), input.values.end());
+      }
+    } else {
+      j["n_samples"] = mtmd_bitmap_get_n_bytes(m.bitmap.ptr.get()) / sizeof(float);
+    }
+    items.push_back(j);
   }
-  return j;
+  write_f32(out, all.data(), all.size());
+  if (input.want_values) write_f32(a.str("pixels-out"), pixels.data(), pixels.size());
+  json answer = items.size() == 1 ? items[0] : json::object();
+  answer["n_tokens"] = total;
+  answer["n_embd"] = n_embd;
+  answer["items"] = items;
+  return answer;
 }
 
 // logits: the prompt with its media, tokenized by mtmd and evaluated chunk by chunk as llama-mtmd-cli and
@@ -331,27 +377,12 @@ json logits(const Args& a, int threads) {
   const std::string out = a.str("out");
   const std::string prompt = a.str("prompt");
   const long n_batch = a.integer("n-batch", 2048, 1, 1 << 20);
-  std::vector<mtmd::bitmap> bitmaps;
-  for (const std::string& m : a.media) {
-    // KIND:FILE[:W:H]; the file name is what lies between the kind and the optional sizes.
-    const size_t colon = m.find(':');
-    const std::string kind = colon == std::string::npos ? "" : m.substr(0, colon);
-    if (kind == "image") {
-      const size_t c2 = m.rfind(':'), c1 = c2 == std::string::npos || c2 <= colon ? c2 : m.rfind(':', c2 - 1);
-      if (c1 == std::string::npos || c1 <= colon) throw Error("--media image:FILE:W:H expected, found '" + m + "'");
-      bitmaps.push_back(image_bitmap(m.substr(colon + 1, c1 - colon - 1),
-                                     Args::parse_int("image width", m.substr(c1 + 1, c2 - c1 - 1), 1, 1 << 16),
-                                     Args::parse_int("image height", m.substr(c2 + 1), 1, 1 << 16)));
-    } else if (kind == "audio") {
-      bitmaps.push_back(audio_bitmap(m.substr(colon + 1)));
-    } else {
-      throw Error("--media: expected image:FILE:W:H or audio:FILE, found '" + m + "'");
-    }
-  }
+  std::vector<Media> media;
+  for (const std::string& m : a.media) media.push_back(parse_media(m));
   ModelPtr model = load_model(a.str("model"), /*vocab_only=*/false);
   mtmd::context_ptr ctx = load_mtmd(a, model.get(), threads);
   std::vector<const mtmd_bitmap*> ptrs;
-  for (const auto& b : bitmaps) ptrs.push_back(b.ptr.get());
+  for (const Media& m : media) ptrs.push_back(m.bitmap.ptr.get());
   mtmd::input_chunks_ptr chunk_list = tokenize(ctx.get(), prompt, ptrs, !a.no_bos);
   mtmd::input_chunks chunks(chunk_list.release());
   if (chunks.size() == 0) throw Error("the prompt gave no tokens");
