@@ -38,8 +38,10 @@ CLI::App* add_serve_command(CLI::App& app, ServeCommandOptions& o) {
   cmd->add_option("--model", o.models,
                   "serve the GGUF file PATH under the model name NAME (NAME=PATH; repeatable; env "
                   "LOCUS_MODEL_FILES, comma-separated). Requests name models only, never files: this is how a "
-                  "file is served. A missing, unreadable or non-GGUF file stops the server at start")
-      ->type_name("NAME=PATH")
+                  "file is served. A missing, unreadable or non-GGUF file stops the server at start. "
+                  "NAME=PATH,mmproj=FILE gives the model its projector (images, audio); mmproj=none gives it "
+                  "none; without either, the one mmproj*.gguf beside PATH that fits the model is used")
+      ->type_name("NAME=PATH[,mmproj=FILE]")
       ->expected(1)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cmd->add_option("--model-dir", o.model_dirs,
@@ -48,6 +50,13 @@ CLI::App* add_serve_command(CLI::App& app, ServeCommandOptions& o) {
       ->type_name("DIR")
       ->expected(1)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  cmd->add_option("--mmproj", o.mmproj,
+                  "the projector GGUF (mmproj) of the one model served with --model or --model-dir: images and "
+                  "audio in. Without it a model file's projector is the mmproj*.gguf beside it that fits it "
+                  "(said at start); store models use their projector layer")
+      ->type_name("FILE");
+  cmd->add_flag("--no-mmproj", o.no_mmproj,
+                "serve model files without a projector, not even one found beside them (text only)");
   cmd->footer(
       "Environment: LOCUS_API_KEY (require 'Authorization: Bearer KEY'), LOCUS_ORIGINS (extra CORS origins, "
       "comma-separated, '*' wildcards), LOCUS_MAX_REQUEST_BYTES (request body limit, default 64 MiB; "
@@ -118,7 +127,10 @@ int serve(const ServeCommandOptions& c, const std::string& version) {
   o.model_files.insert(o.model_files.end(), c.models.begin(), c.models.end());
   o.model_dirs.insert(o.model_dirs.end(), c.model_dirs.begin(), c.model_dirs.end());
   // Checked before anything listens: a typo in a path is found now, not by the first client.
-  server::ServedFilesResult served = server::served_files_from(o.model_files, o.model_dirs);
+  server::ServedProjectorOptions projectors;
+  if (!c.mmproj.empty()) projectors.mmproj = c.mmproj;
+  projectors.no_mmproj = c.no_mmproj;
+  server::ServedFilesResult served = server::served_files_from(o.model_files, o.model_dirs, projectors);
   if (served.error) {
     std::fprintf(stderr, "locus: %s\n", served.error->c_str());
     return 2;
@@ -159,6 +171,7 @@ int serve(const ServeCommandOptions& c, const std::string& version) {
                o.listen.host.c_str(), http.port(), o.n_slots, o.max_queue, o.ctx, store.roots().locus.c_str());
   for (const server::ServedFile& f : served.files) {
     std::fprintf(stderr, "locus: serving %s from %s\n", f.name.display().c_str(), f.path.c_str());
+    std::fprintf(stderr, "locus: %s: %s\n", f.name.display().c_str(), f.projector_note.c_str());
   }
 
   std::thread waiter([&] {

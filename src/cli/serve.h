@@ -22,6 +22,8 @@ struct ServeCommandOptions {
   int loop_guard = 256;  // --loop-guard: tokens of exact repetition that end an answer; 0 disables
   std::vector<std::string> models;      // --model NAME=PATH, repeatable; after LOCUS_MODEL_FILES's
   std::vector<std::string> model_dirs;  // --model-dir DIR, repeatable; after LOCUS_MODEL_DIR
+  std::string mmproj;                   // --mmproj FILE: the projector of the one served file
+  bool no_mmproj = false;               // --no-mmproj: no projector for served files, none searched for
 };
 
 CLI::App* add_serve_command(CLI::App& app, ServeCommandOptions& o);

@@ -35,15 +35,15 @@ struct Limits {
   double max_audio_seconds = 600;          // an audio clip (LOCUS_MEDIA_MAX_AUDIO_SECONDS)
   double max_video_seconds = 600;          // a video (LOCUS_MEDIA_MAX_VIDEO_SECONDS)
   int max_streams = 16;                    // streams in a container (LOCUS_MEDIA_MAX_STREAMS)
-  int max_video_frames = 64;               // frames a request may ask to sample from a video
+  int max_video_frames = 64;               // frames a request may ask to sample (LOCUS_MEDIA_MAX_VIDEO_FRAMES)
   // The defaults above, overridden by the environment variables named beside each; throws MediaError for a
   // value that is not a positive number.
   static Limits from_env();
 };
 
 // An RGB8 picture, rows top to bottom, pixels left to right, 3 bytes each (R, G, B); EXIF/display-matrix
-// orientation already applied, alpha composited over black (as llama.cpp's loader drops alpha), palette,
-// 16-bit, CMYK and YUV converted.
+// orientation already applied; alpha dropped (the colour channels kept as stored, as llama.cpp's stb_image
+// loader does when it asks for 3 channels), palette, 16-bit, CMYK, gray and YUV converted.
 struct Image {
   int width = 0;
   int height = 0;

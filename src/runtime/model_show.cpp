@@ -36,10 +36,38 @@ OrderedJson details_json(const ModelDetails& d) {
                      {"parameter_size", d.parameter_size}, {"quantization_level", d.quantization_level}};
 }
 
-OrderedJson model_capabilities() { return OrderedJson::array({"completion", "tools", "thinking"}); }
+OrderedJson model_capabilities(const ProjectorInfo* projector) {
+  OrderedJson caps = OrderedJson::array({"completion"});
+  if (projector != nullptr && projector->has_vision) caps.push_back("vision");
+  if (projector != nullptr && projector->has_audio) caps.push_back("audio");
+  caps.push_back("tools");
+  caps.push_back("thinking");
+  return caps;
+}
+
+OrderedJson projector_info_json(const std::filesystem::path& projector, bool verbose) {
+  const auto file = gguf::GgufFile::open(projector.string());
+  OrderedJson info = OrderedJson::object();
+  for (const auto& [key, value] : file.content().metadata) info[key] = value_json(value, verbose);
+  if (!info.contains("general.parameter_count")) {
+    uint64_t n = 0;
+    for (const auto& t : file.content().tensors) n += t.n_elements();
+    info["general.parameter_count"] = n;
+  }
+  return info;
+}
 
 ShownModel show_model(const ModelStore& store, const std::string& ref, bool verbose) {
-  return show_resolved_model(store, store.resolve_model_ref(ref), verbose);
+  ResolvedModel m = store.resolve_model_ref(ref);
+  if (m.root == StoreRootKind::file) {
+    // A GGUF path: its projector is the mmproj*.gguf beside it, as `locus run` and `serve` find it.
+    try {
+      set_projector(m, find_projector(m.model_path));
+    } catch (const StoreError& e) {
+      m.projector_note = e.what();  // several fit: shown without one rather than not at all
+    }
+  }
+  return show_resolved_model(store, std::move(m), verbose);
 }
 
 ShownModel show_resolved_model(const ModelStore& store, ResolvedModel model, bool verbose) {
@@ -69,7 +97,14 @@ ShownModel show_resolved_model(const ModelStore& store, ResolvedModel model, boo
   }
   body["details"] = details_json(details);
   body["model_info"] = std::move(info);
-  body["capabilities"] = model_capabilities();
+  if (m.projector_path) {
+    try {
+      body["projector_info"] = projector_info_json(*m.projector_path, verbose);
+    } catch (const gguf::GgufError&) {
+      // Not readable as GGUF: the model is shown without it (projector_note says what is wrong).
+    }
+  }
+  body["capabilities"] = model_capabilities(m.projector ? &*m.projector : nullptr);
   return out;
 }
 

@@ -258,6 +258,19 @@ ResolvedModel ModelStore::load(const Found& found) const {
     throw StoreError(StoreErrorKind::corrupt, who + ": manifest " + found.manifest_path.string() +
                                                   " has no model layer (" + std::string(media_type::kModel) + ")");
   }
+  if (r.projector_path) {
+    try {
+      ProjectorInfo p = inspect_projector(*r.projector_path);
+      require_projector_fits(p, r.model_path, r.display_name);
+      r.projector_note = "projector " + r.projector_path->string() + " (" + projector_modalities(p) +
+                         "), the store entry's projector layer";
+      r.projector = std::move(p);
+    } catch (const StoreError& e) {
+      r.projector_note = std::string("the store entry's projector layer cannot be used: ") + e.what();
+    }
+  } else {
+    r.projector_note = "no projector: the store entry has no projector layer";
+  }
   return r;
 }
 
@@ -302,6 +315,13 @@ ResolvedModel ModelStore::resolve_file(const fs::path& p, std::string display_na
   return r;
 }
 
+void set_projector(ResolvedModel& model, ProjectorChoice choice) {
+  model.projector_path.reset();
+  if (choice.projector) model.projector_path = choice.projector->path;
+  model.projector = std::move(choice.projector);
+  model.projector_note = std::move(choice.reason);
+}
+
 ModelDetails ModelStore::details(const ResolvedModel& model) const {
   ModelDetails d;
   d.family = string_field(model.config, "model_family");
@@ -339,6 +359,7 @@ std::vector<ModelEntry> ModelStore::list(std::vector<std::string>* skipped) cons
         e.size_bytes = r.size_bytes;
         e.modified_at = r.modified_at;
         e.details = details(r);
+        e.projector = r.projector;
         out.push_back(std::move(e));
       } catch (const StoreError& err) {
         if (skipped != nullptr) skipped->push_back(err.what());
@@ -456,9 +477,15 @@ ResolvedModel ModelStore::import_gguf(const ModelName& name, const fs::path& ggu
   ModelDetails details;
   try {
     details = details_from_gguf(gguf::GgufFile::open(gguf_path.string()));
-    if (options.projector_path) gguf::GgufFile::open(options.projector_path->string());
   } catch (const gguf::GgufError& e) {
     throw StoreError(StoreErrorKind::bad_input, who + ": " + e.what());
+  }
+  if (options.projector_path) {
+    try {
+      require_projector_fits(inspect_projector(*options.projector_path), gguf_path, gguf_path.string());
+    } catch (const StoreError& e) {
+      throw StoreError(StoreErrorKind::bad_input, who + ": " + e.what());
+    }
   }
   if (options.params && !options.params->is_object()) {
     throw StoreError(StoreErrorKind::bad_input,

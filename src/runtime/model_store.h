@@ -42,6 +42,7 @@
 #include "runtime/manifest.h"
 #include "runtime/model_details.h"
 #include "runtime/model_name.h"
+#include "runtime/model_projector.h"
 #include "runtime/sha256.h"
 #include "runtime/store_error.h"
 
@@ -66,7 +67,12 @@ struct ResolvedModel {
   std::filesystem::path manifest_path;
   std::string digest;  // sha256 hex of the manifest bytes (empty for a direct path)
   std::filesystem::path model_path;  // the GGUF
+  // The projector file: the manifest's first projector layer, or what find_projector chose for a file.
   std::optional<std::filesystem::path> projector_path;
+  // projector_path read and checked (model_projector.h): set only when the model can use it.
+  std::optional<ProjectorInfo> projector;
+  // One line: where the projector came from, or why there is none or projector_path cannot be used.
+  std::string projector_note;
   std::vector<std::filesystem::path> adapter_paths;
   std::optional<std::string> template_text;
   std::optional<std::string> system_text;
@@ -87,7 +93,11 @@ struct ModelEntry {
   uint64_t size_bytes = 0;
   std::chrono::system_clock::time_point modified_at;
   ModelDetails details;
+  std::optional<ProjectorInfo> projector;  // a usable projector (its capabilities: vision, audio)
 };
+
+// Gives a resolved model the projector find_projector chose (or none, with the reason).
+void set_projector(ResolvedModel& model, ProjectorChoice choice);
 
 struct ImportOptions {
   std::optional<std::filesystem::path> projector_path;  // an mmproj GGUF to store beside the model
@@ -116,7 +126,10 @@ class ModelStore {
   const StoreRoots& roots() const { return roots_; }
 
   // A model by name: locus root first, then Ollama's. Checks that every blob the manifest names is there
-  // with the size it states and that the model layer is a GGUF; reads the small text and JSON layers.
+  // with the size it states and that the model layer is a GGUF; reads the small text and JSON layers. The
+  // first projector layer becomes projector_path; it is checked as a Gemma 4 projector of the model's width
+  // (model_projector.h): `projector` when it passes, else `projector_note` says why not (a model from
+  // Ollama's store with another kind of projector still lists and shows, without vision or audio).
   // Throws StoreError: not_found, corrupt (manifest, config or layers), invalid_name.
   ResolvedModel resolve(const ModelName& name) const;
   ResolvedModel resolve(std::string_view name) const;
@@ -126,7 +139,8 @@ class ModelStore {
   static bool looks_like_path(std::string_view ref);
   // A GGUF file as a model (no manifest): checks that it exists, is a regular file and starts with the GGUF
   // magic. Throws StoreError: not_found, bad_input. The CLI's paths and the files `locus serve --model`
-  // serves come here; a request's model name never does.
+  // serves come here; a request's model name never does. No projector: the caller asks find_projector
+  // (with its --mmproj) and gives the choice to set_projector.
   static ResolvedModel resolve_file(const std::filesystem::path& path, std::string display_name);
 
   // Every model in both roots, locus first; a name in both appears once, as locus's. Entries sorted by
@@ -138,7 +152,7 @@ class ModelStore {
   ModelDetails details(const ResolvedModel& model) const;
 
   // Stores a GGUF (and an optional projector and text layers) under `name` in the locus root, replacing a
-  // model of that name. The file must be a readable GGUF. Blobs no longer referenced afterwards are removed.
+  // model of that name. The file must be a readable GGUF, the projector a Gemma 4 projector of its width. Blobs no longer referenced afterwards are removed.
   ResolvedModel import_gguf(const ModelName& name, const std::filesystem::path& gguf_path,
                             const ImportOptions& options = {});
   // Copies a manifest (byte for byte) to a new name in the locus root. A model from Ollama's root has its

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -56,7 +57,9 @@ class ModelStoreTest : public ::testing::Test {
 
   // An Ollama root as `ollama pull` leaves it: one model with config, model, template and params layers.
   // The config carries only the format, so details come from the GGUF.
-  void make_ollama_model(const std::string& rel_manifest, uint8_t seed) {
+  // With `projector`, a projector layer follows the model layer, as Ollama lays out a vision model.
+  void make_ollama_model(const std::string& rel_manifest, uint8_t seed,
+                         const std::optional<fs::path>& projector = std::nullopt) {
     const fs::path blobs = ollama_root_ / "blobs";
     fs::create_directories(blobs);
     const auto add = [&](const std::string& bytes) {
@@ -78,6 +81,12 @@ class ModelStoreTest : public ::testing::Test {
          {{{"mediaType", "application/vnd.ollama.image.model"}, {"digest", model.first}, {"size", model.second}},
           {{"mediaType", "application/vnd.ollama.image.template"}, {"digest", tmpl.first}, {"size", tmpl.second}},
           {{"mediaType", "application/vnd.ollama.image.params"}, {"digest", params.first}, {"size", params.second}}}}};
+    if (projector) {
+      const auto proj = add(read_all(*projector));
+      m["layers"].insert(m["layers"].begin() + 1, nlohmann::json{{"mediaType", "application/vnd.ollama.image.projector"},
+                                                                 {"digest", proj.first},
+                                                                 {"size", proj.second}});
+    }
     write_text(ollama_root_ / "manifests" / rel_manifest, m.dump());
   }
 
@@ -212,13 +221,108 @@ TEST_F(ModelStoreTest, ImportRefusesWhatIsNotAGguf) {
 TEST_F(ModelStoreTest, ImportsAProjector) {
   ModelStore s = store();
   const fs::path proj = dir_ / "src" / "mmproj.gguf";
-  write_tiny_gguf(proj, 5, 1, "clip");
+  testing::TestProjector t;
+  t.audio = false;
+  testing::write_projector_gguf(proj, t);
   ImportOptions opts;
   opts.projector_path = proj;
   const ResolvedModel r = s.import_gguf(parse_model_name("vision"), gguf_, opts);
   ASSERT_TRUE(r.projector_path.has_value());
   EXPECT_EQ(read_all(*r.projector_path), read_all(proj));
   ASSERT_NE(r.manifest.find_layer(media_type::kProjector), nullptr);
+  ASSERT_TRUE(r.projector.has_value()) << r.projector_note;
+  EXPECT_EQ(r.projector->path, *r.projector_path);
+  EXPECT_TRUE(r.projector->has_vision);
+  EXPECT_FALSE(r.projector->has_audio);
+  EXPECT_TRUE(contains(r.projector_note, "the store entry's projector layer")) << r.projector_note;
+  const auto list = s.list();
+  ASSERT_EQ(list.size(), 1u);
+  ASSERT_TRUE(list[0].projector.has_value());
+  EXPECT_TRUE(list[0].projector->has_vision);
+
+  // Without one: no projector, and the note says so.
+  const ResolvedModel plain = s.import_gguf(parse_model_name("plain"), gguf_);
+  EXPECT_FALSE(plain.projector_path || plain.projector);
+  EXPECT_TRUE(contains(plain.projector_note, "no projector layer")) << plain.projector_note;
+}
+
+TEST_F(ModelStoreTest, ImportRefusesAProjectorItCannotUse) {
+  ModelStore s = store();
+  const fs::path model = dir_ / "src" / "wide.gguf";
+  write_tiny_gguf(model, 2, 15, "gemma4", 64);
+  testing::TestProjector narrow, wrong_type;
+  narrow.vision_dim = narrow.audio_dim = 32;
+  wrong_type.vision_type = "gemma3";
+  const fs::path p_narrow = dir_ / "src" / "narrow.gguf", p_type = dir_ / "src" / "type.gguf";
+  testing::write_projector_gguf(p_narrow, narrow);
+  testing::write_projector_gguf(p_type, wrong_type);
+  struct Case {
+    fs::path projector;
+    std::string said;
+  };
+  for (const Case& c : {Case{p_narrow, "projects to width 32, the model's embedding length is 64"},
+                        Case{p_type, "expected \"gemma4uv\""}, Case{gguf_, "expected \"clip\""},
+                        Case{dir_ / "src" / "none.gguf", "does not exist"}}) {
+    ImportOptions opts;
+    opts.projector_path = c.projector;
+    const StoreError e = error_of([&] { s.import_gguf(parse_model_name("m"), model, opts); });
+    EXPECT_EQ(e.kind(), StoreErrorKind::bad_input) << e.what();
+    EXPECT_TRUE(contains(e.what(), "cannot import " + model.string())) << e.what();
+    EXPECT_TRUE(contains(e.what(), c.said)) << e.what();
+    EXPECT_EQ(count_files(locus_root_), 0u);
+  }
+}
+
+TEST_F(ModelStoreTest, AModelPulledWithOllamaResolvesWithItsProjector) {
+  const fs::path proj = dir_ / "ollama-mmproj.gguf";
+  testing::write_projector_gguf(proj);
+  make_ollama_model("registry.ollama.ai/library/gemma4/12b", 3, proj);
+  const std::string manifest_before = read_all(ollama_root_ / "manifests/registry.ollama.ai/library/gemma4/12b");
+  ModelStore s = store(true);
+  const ResolvedModel r = s.resolve("gemma4:12b");
+  EXPECT_EQ(r.root, StoreRootKind::ollama);
+  ASSERT_TRUE(r.projector_path.has_value());
+  EXPECT_EQ(r.projector_path->parent_path(), ollama_root_ / "blobs");
+  EXPECT_EQ(read_all(*r.projector_path), read_all(proj));
+  ASSERT_TRUE(r.projector.has_value()) << r.projector_note;
+  EXPECT_TRUE(r.projector->has_vision && r.projector->has_audio);
+  const auto list = s.list();
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_TRUE(list[0].projector.has_value());
+
+  // A copy brings the projector blob into the locus root and keeps the layer.
+  s.copy(parse_model_name("gemma4:12b"), parse_model_name("mine"));
+  const ResolvedModel copy = s.resolve("mine");
+  EXPECT_EQ(copy.root, StoreRootKind::locus);
+  ASSERT_TRUE(copy.projector.has_value()) << copy.projector_note;
+  EXPECT_EQ(copy.projector_path->parent_path(), locus_root_ / "blobs");
+  EXPECT_EQ(read_all(ollama_root_ / "manifests/registry.ollama.ai/library/gemma4/12b"), manifest_before);
+}
+
+TEST_F(ModelStoreTest, AProjectorLayerLocusCannotUseIsKeptAndExplained) {
+  // Ollama's gemma3 ships a clip projector of another type: the model still lists, resolves and shows,
+  // without vision, and the note says why.
+  const fs::path proj = dir_ / "gemma3-mmproj.gguf";
+  testing::TestProjector t;
+  t.audio = false;
+  t.vision_type = "gemma3";
+  testing::write_projector_gguf(proj, t);
+  make_ollama_model("registry.ollama.ai/library/gemma3/4b", 3, proj);
+  ModelStore s = store(true);
+  const ResolvedModel r = s.resolve("gemma3:4b");
+  ASSERT_TRUE(r.projector_path.has_value());
+  EXPECT_FALSE(r.projector.has_value());
+  EXPECT_TRUE(contains(r.projector_note, "projector layer cannot be used")) << r.projector_note;
+  EXPECT_TRUE(contains(r.projector_note, "found \"gemma3\"")) << r.projector_note;
+  const auto list = s.list();
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_FALSE(list[0].projector.has_value());
+
+  // A projector blob that is gone is a corrupt model, as any missing blob is.
+  fs::remove(*r.projector_path);
+  const StoreError e = error_of([&] { s.resolve("gemma3:4b"); });
+  EXPECT_EQ(e.kind(), StoreErrorKind::corrupt);
+  EXPECT_TRUE(contains(e.what(), "application/vnd.ollama.image.projector) is missing")) << e.what();
 }
 
 TEST_F(ModelStoreTest, NamesMatchWithoutRegardToCase) {

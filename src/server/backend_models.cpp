@@ -39,6 +39,7 @@ std::vector<runtime::ModelEntry> listed_models(const std::vector<ServedFile>& fi
       e.size_bytes = m.size_bytes;
       e.modified_at = m.modified_at;
       e.details = store.details(m);
+      e.projector = m.projector;
       out.push_back(std::move(e));
     } catch (const std::exception& ex) {
       // Checked at start-up; a file changed since is left out of the list and said so in the log.
@@ -53,6 +54,10 @@ std::vector<runtime::ModelEntry> listed_models(const std::vector<ServedFile>& fi
   return out;
 }
 
+OrderedJson capabilities_of(const runtime::ModelEntry& e) {
+  return runtime::model_capabilities(e.projector ? &*e.projector : nullptr);
+}
+
 }  // namespace
 
 JsonReply RuntimeBackend::tags() {
@@ -65,7 +70,7 @@ JsonReply RuntimeBackend::tags() {
                                  {"size", e.size_bytes},
                                  {"digest", e.digest},
                                  {"details", runtime::details_json(e.details)},
-                                 {"capabilities", runtime::model_capabilities()}});
+                                 {"capabilities", capabilities_of(e)}});
   }
   r.body = OrderedJson{{"models", std::move(models)}};
   return r;
@@ -193,10 +198,13 @@ JsonReply RuntimeBackend::openai_models() {
   JsonReply r;
   OrderedJson data = OrderedJson::array();
   for (const runtime::ModelEntry& e : listed_models(options_.files, store_)) {
+    // OpenAI's four fields, and the capabilities as /api/tags lists them (an extra field, which OpenAI's
+    // clients keep as they find it), so a client can see which models take images or audio.
     data.push_back(OrderedJson{{"id", e.display_name},
                                {"object", "model"},
                                {"created", unix_seconds(e.modified_at)},
-                               {"owned_by", owner_of(e.name)}});
+                               {"owned_by", owner_of(e.name)},
+                               {"capabilities", capabilities_of(e)}});
   }
   r.body = OrderedJson{{"object", "list"}, {"data", std::move(data)}};
   return r;
@@ -212,7 +220,8 @@ JsonReply RuntimeBackend::openai_model(const std::string& model) {
   r.body = OrderedJson{{"id", m.display_name},
                        {"object", "model"},
                        {"created", unix_seconds(m.modified_at)},
-                       {"owned_by", m.name ? owner_of(*m.name) : std::string("library")}};
+                       {"owned_by", m.name ? owner_of(*m.name) : std::string("library")},
+                       {"capabilities", runtime::model_capabilities(m.projector ? &*m.projector : nullptr)}};
   return r;
 }
 

@@ -92,10 +92,15 @@ RequestedModel check_requested_model(std::string_view model) {
 runtime::ResolvedModel resolve_served_file(const ServedFile& file) {
   runtime::ResolvedModel m = runtime::ModelStore::resolve_file(file.path, file.name.display());
   m.name = file.name;
+  if (file.projector) m.projector_path = file.projector->path;
+  m.projector = file.projector;
+  m.projector_note = file.projector_note;
   const auto mtime_ns =
       std::chrono::duration_cast<std::chrono::nanoseconds>(m.modified_at.time_since_epoch()).count();
-  m.digest = runtime::sha256_hex("locus served file\n" + m.model_path.string() + "\n" +
-                                 std::to_string(m.size_bytes) + "\n" + std::to_string(mtime_ns));
+  std::string identity = "locus served file\n" + m.model_path.string() + "\n" + std::to_string(m.size_bytes) +
+                         "\n" + std::to_string(mtime_ns);
+  if (m.projector_path) identity += "\nprojector " + m.projector_path->string();
+  m.digest = runtime::sha256_hex(identity);
   return m;
 }
 
@@ -106,9 +111,23 @@ std::optional<std::string> parse_served_file(std::string_view spec, std::vector<
     return origin + ": expected NAME=PATH (a model name, '=', a GGUF file), found no '='";
   }
   const std::string_view name = spec.substr(0, eq);
-  const std::string_view path = spec.substr(eq + 1);
-  if (path.empty()) return origin + ": expected NAME=PATH, found no path after '='";
+  std::string_view path = spec.substr(eq + 1);
   ServedFile f;
+  constexpr std::string_view kMmproj = ",mmproj=";
+  if (const size_t at = path.rfind(kMmproj); at != std::string_view::npos) {
+    const std::string_view projector = path.substr(at + kMmproj.size());
+    path = path.substr(0, at);
+    if (projector.empty()) {
+      return origin + ": expected NAME=PATH,mmproj=FILE (a projector GGUF, or none), found nothing after mmproj=";
+    }
+    if (projector == "none") {
+      f.no_mmproj = true;
+    } else {
+      f.mmproj = fs::path(std::string(projector));
+      f.mmproj_origin = origin;
+    }
+  }
+  if (path.empty()) return origin + ": expected NAME=PATH, found no path after '='";
   try {
     f.name = runtime::parse_model_name(name);
   } catch (const runtime::StoreError& e) {
@@ -174,7 +193,8 @@ std::optional<std::string> check_served_files(const std::vector<ServedFile>& fil
   return std::nullopt;
 }
 
-ServedFilesResult served_files_from(const std::vector<std::string>& specs, const std::vector<std::string>& dirs) {
+ServedFilesResult served_files_from(const std::vector<std::string>& specs, const std::vector<std::string>& dirs,
+                                    const ServedProjectorOptions& projectors) {
   ServedFilesResult r;
   for (const std::string& s : specs) {
     if ((r.error = parse_served_file(s, r.files))) return r;
@@ -182,7 +202,44 @@ ServedFilesResult served_files_from(const std::vector<std::string>& specs, const
   for (const std::string& d : dirs) {
     if ((r.error = add_served_dir(fs::path(d), r.files))) return r;
   }
-  r.error = check_served_files(r.files);
+  if ((r.error = check_served_files(r.files))) return r;
+
+  if (projectors.mmproj && projectors.no_mmproj) {
+    r.error = "--mmproj and --no-mmproj contradict each other: give one";
+    return r;
+  }
+  if (projectors.mmproj) {
+    const std::string given = "--mmproj " + projectors.mmproj->string();
+    if (r.files.size() != 1) {
+      r.error = given + ": applies when one model is served, found " + std::to_string(r.files.size()) +
+                "; give each model its projector with --model NAME=PATH,mmproj=FILE";
+      return r;
+    }
+    ServedFile& f = r.files.front();
+    if (f.mmproj || f.no_mmproj) {
+      r.error = given + ": " + f.origin + " already says which projector it has; give it once";
+      return r;
+    }
+    f.mmproj = projectors.mmproj;
+    f.mmproj_origin = given;
+  }
+  for (ServedFile& f : r.files) {
+    runtime::ProjectorRequest req;
+    req.file = f.mmproj;
+    req.origin = f.mmproj_origin;
+    req.search_beside = !f.no_mmproj && !projectors.no_mmproj;
+    req.choose_hint =
+        "choose one with --model NAME=PATH,mmproj=FILE (or --mmproj FILE when one model is served), or serve it "
+        "without a projector with mmproj=none / --no-mmproj";
+    try {
+      runtime::ProjectorChoice choice = runtime::find_projector(f.path, req);
+      f.projector = std::move(choice.projector);
+      f.projector_note = std::move(choice.reason);
+    } catch (const runtime::StoreError& e) {
+      r.error = f.mmproj ? std::string(e.what()) : f.origin + ": " + e.what();
+      return r;
+    }
+  }
   return r;
 }
 

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "runtime/model_name.h"
+#include "runtime/model_projector.h"
 #include "server/api_request.h"
 
 namespace locus::runtime {
@@ -39,21 +40,32 @@ RequestedModel check_requested_model(std::string_view model);
 // The 404 for a valid name that nothing serves (Ollama's wording; param "model").
 ApiError model_not_found(std::string_view model);
 
-// One GGUF the operator serves under a name.
+// One GGUF the operator serves under a name, with its projector.
 struct ServedFile {
   runtime::ModelName name;
   std::filesystem::path path;
   std::string origin;  // where it was given ("--model tiny=/m/t.gguf", "--model-dir /m"), for error messages
+  // What was asked for the projector: a file (",mmproj=FILE" or --mmproj FILE), or none at all (",mmproj=none"
+  // or --no-mmproj); neither means the mmproj*.gguf beside the file, when exactly one fits it.
+  std::optional<std::filesystem::path> mmproj;
+  std::string mmproj_origin;  // how `mmproj` was given, for messages
+  bool no_mmproj = false;
+  // Chosen at start-up (served_files_from, runtime::find_projector): the projector, and one line saying where
+  // it came from or why there is none (the server logs it).
+  std::optional<runtime::ProjectorInfo> projector;
+  std::string projector_note;
 };
 
 // A served file as a model: ModelStore::resolve_file (exists, regular, GGUF magic; throws StoreError) under
-// its name, with a digest standing in for a manifest's: the sha256 of the path, size and modification time,
-// so that it is stable while the file is and changes when the file does (hashing gigabytes at every
-// /api/tags would not do).
+// its name, with the projector chosen at start-up, and a digest standing in for a manifest's: the sha256 of
+// the path, size, modification time and projector path, so that it is stable while the files are and changes
+// when the model file does (hashing gigabytes at every /api/tags would not do).
 runtime::ResolvedModel resolve_served_file(const ServedFile& file);
 
-// "NAME=PATH" (from --model or LOCUS_MODEL_FILES) appended to `out`; the name must be a valid model name and
-// the path non-empty. Returns the error line, or nothing. Does not look at the file.
+// "NAME=PATH" or "NAME=PATH,mmproj=FILE" or "NAME=PATH,mmproj=none" (from --model or LOCUS_MODEL_FILES)
+// appended to `out`; the name must be a valid model name and the paths non-empty. The last ",mmproj=" splits
+// the projector off, so a model path may hold commas. Returns the error line, or nothing. Does not look at
+// the files.
 std::optional<std::string> parse_served_file(std::string_view spec, std::vector<ServedFile>& out);
 // Every *.gguf directly in `dir` (not in sub-folders), named after its file stem ("gemma-4-e2b.gguf" serves
 // as "gemma-4-e2b"); projector files (stem starting with "mmproj") are left out, as they are no model to chat
@@ -63,11 +75,20 @@ std::optional<std::string> add_served_dir(const std::filesystem::path& dir, std:
 // The check at start-up: every file exists, is a readable regular file starting with the GGUF magic, and no
 // name is given twice. Returns the first problem as one line naming the file, what was expected and found.
 std::optional<std::string> check_served_files(const std::vector<ServedFile>& files);
-// Everything --model / --model-dir / LOCUS_MODEL_FILES / LOCUS_MODEL_DIR ask for, checked as above.
+// `locus serve --mmproj FILE` / `--no-mmproj`.
+struct ServedProjectorOptions {
+  std::optional<std::filesystem::path> mmproj;  // the projector of the one model served; more is an error
+  bool no_mmproj = false;                       // no projector for any served file, none searched for
+};
+// Everything --model / --model-dir / LOCUS_MODEL_FILES / LOCUS_MODEL_DIR / --mmproj / --no-mmproj ask for,
+// checked as above, then each file's projector chosen by runtime::find_projector: the one asked for (checked
+// strictly: a Gemma 4 projector of the model's width), else the one mmproj*.gguf beside the file that fits it.
+// A bad projector, several that fit, or --mmproj with other than one model is an error line.
 struct ServedFilesResult {
   std::vector<ServedFile> files;
   std::optional<std::string> error;
 };
-ServedFilesResult served_files_from(const std::vector<std::string>& specs, const std::vector<std::string>& dirs);
+ServedFilesResult served_files_from(const std::vector<std::string>& specs, const std::vector<std::string>& dirs,
+                                    const ServedProjectorOptions& projectors = {});
 
 }  // namespace locus::server

@@ -5,12 +5,14 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <stdexcept>
 
 #include "runtime/model_store.h"
+#include "runtime/store_test_files.h"
 #include "server/backend.h"
 #include "server/served_models.h"
 #include "server/server_config.h"
@@ -125,6 +127,12 @@ TEST(ServeEnvironment, ModelFilesAndDirComeBeforeTheFlags) {
   ASSERT_FALSE(apply_environment(o, getenv_fn).has_value());
   EXPECT_EQ(o.model_files, (std::vector<std::string>{"a=/m/a.gguf", "b=/m/b.gguf", "flag=/m/f.gguf"}));
   EXPECT_EQ(o.model_dirs, (std::vector<std::string>{"/m/dir", "/flag/dir"}));
+  // An item "mmproj=..." belongs to the model before it, as in --model NAME=PATH,mmproj=FILE.
+  env = {{"LOCUS_MODEL_FILES", "a=/m/a.gguf,mmproj=/m/pa.gguf, b=/m/b.gguf,mmproj=none,c=/m/c.gguf"}};
+  ServeOptions with_projectors;
+  ASSERT_FALSE(apply_environment(with_projectors, getenv_fn).has_value());
+  EXPECT_EQ(with_projectors.model_files,
+            (std::vector<std::string>{"a=/m/a.gguf,mmproj=/m/pa.gguf", "b=/m/b.gguf,mmproj=none", "c=/m/c.gguf"}));
   ServeOptions none;
   env.clear();
   ASSERT_FALSE(apply_environment(none, getenv_fn).has_value());
@@ -162,6 +170,31 @@ TEST_F(ServedSpecs, ParsesNameEqualsPath) {
   EXPECT_EQ(files[0].path, fs::path("/m/t.gguf"));
   EXPECT_EQ(files[1].name.display(), "user/Big:q8");
   EXPECT_EQ(files[1].path, fs::path("/m/a=b.gguf"));
+}
+
+TEST_F(ServedSpecs, ParsesAProjectorAfterThePath) {
+  std::vector<ServedFile> files;
+  EXPECT_FALSE(parse_served_file("a=/m/a.gguf,mmproj=/m/p.gguf", files));
+  EXPECT_FALSE(parse_served_file("b=/m/with,comma.gguf,mmproj=/m/p,2.gguf", files));  // the last ",mmproj=" splits
+  EXPECT_FALSE(parse_served_file("c=/m/c.gguf,mmproj=none", files));
+  EXPECT_FALSE(parse_served_file("d=/m/with,comma.gguf", files));
+  ASSERT_EQ(files.size(), 4u);
+  EXPECT_EQ(files[0].path, fs::path("/m/a.gguf"));
+  EXPECT_EQ(files[0].mmproj, fs::path("/m/p.gguf"));
+  EXPECT_EQ(files[0].mmproj_origin, "--model a=/m/a.gguf,mmproj=/m/p.gguf");
+  EXPECT_EQ(files[1].path, fs::path("/m/with,comma.gguf"));
+  EXPECT_EQ(files[1].mmproj, fs::path("/m/p,2.gguf"));
+  EXPECT_EQ(files[2].path, fs::path("/m/c.gguf"));
+  EXPECT_FALSE(files[2].mmproj);
+  EXPECT_TRUE(files[2].no_mmproj);
+  EXPECT_EQ(files[3].path, fs::path("/m/with,comma.gguf"));
+  EXPECT_FALSE(files[3].mmproj || files[3].no_mmproj);
+  for (const auto& [spec, want] : std::vector<std::pair<std::string, std::string>>{
+           {"a=/m/a.gguf,mmproj=", "found nothing after mmproj="}, {"a=,mmproj=/m/p.gguf", "no path after '='"}}) {
+    const auto err = parse_served_file(spec, files);
+    ASSERT_TRUE(err) << spec;
+    EXPECT_NE(err->find(want), std::string::npos) << *err;
+  }
 }
 
 TEST_F(ServedSpecs, MalformedSpecsSayWhatWasExpected) {
@@ -226,6 +259,122 @@ TEST_F(ServedSpecs, FolderServesEveryGgufByStem) {
   EXPECT_NE(bad->find("cannot be served under its file name"), std::string::npos) << *bad;
   write("notgguf/x.gguf", "root:x:0:0");
   EXPECT_NE(served_files_from({}, {(dir_ / "notgguf").string()}).error->find("is not a GGUF file"), std::string::npos);
+}
+
+// Each served file's projector, chosen at start-up: given, found beside it, refused, or none.
+class ServedProjectors : public TempDir {
+ protected:
+  void SetUp() override {
+    TempDir::SetUp();
+    a_ = dir_ / "a" / "model.gguf";
+    b_ = dir_ / "b" / "model.gguf";
+    runtime::testing::write_tiny_gguf(a_, 1, 15, "gemma4", 64);
+    runtime::testing::write_tiny_gguf(b_, 2, 15, "gemma4", 64);
+    runtime::testing::write_projector_gguf(dir_ / "a" / "mmproj-a.gguf");
+    runtime::testing::write_projector_gguf(dir_ / "given.gguf");
+  }
+  ServedFilesResult serve(std::vector<std::string> specs, std::vector<std::string> dirs = {},
+                          ServedProjectorOptions p = {}) {
+    return served_files_from(specs, dirs, p);
+  }
+  fs::path a_, b_;
+};
+
+TEST_F(ServedProjectors, TheOneBesideTheModelIsUsedAndSaidSo) {
+  const ServedFilesResult r = serve({"a=" + a_.string(), "b=" + b_.string()});
+  ASSERT_FALSE(r.error) << *r.error;
+  ASSERT_TRUE(r.files[0].projector);
+  EXPECT_EQ(r.files[0].projector->path, dir_ / "a" / "mmproj-a.gguf");
+  EXPECT_NE(r.files[0].projector_note.find("found beside the model and used automatically"), std::string::npos);
+  EXPECT_FALSE(r.files[1].projector);
+  EXPECT_NE(r.files[1].projector_note.find("no mmproj*.gguf beside the model"), std::string::npos);
+  // What a request resolves to carries it, and the digest tells the two apart.
+  const runtime::ResolvedModel ra = resolve_served_file(r.files[0]);
+  ASSERT_TRUE(ra.projector && ra.projector_path);
+  EXPECT_EQ(*ra.projector_path, dir_ / "a" / "mmproj-a.gguf");
+  const ServedFilesResult plain = serve({"a=" + a_.string() + ",mmproj=none"});
+  ASSERT_FALSE(plain.error) << *plain.error;
+  EXPECT_FALSE(plain.files[0].projector);
+  const runtime::ResolvedModel rp = resolve_served_file(plain.files[0]);
+  EXPECT_FALSE(rp.projector || rp.projector_path);
+  EXPECT_NE(ra.digest, rp.digest);
+  // A folder serves the model, not the projector, and the model gets it.
+  const ServedFilesResult folder = serve({}, {(dir_ / "a").string()});
+  ASSERT_FALSE(folder.error) << *folder.error;
+  ASSERT_EQ(folder.files.size(), 1u);
+  EXPECT_TRUE(folder.files[0].projector);
+  // --no-mmproj: none anywhere.
+  ServedProjectorOptions off;
+  off.no_mmproj = true;
+  const ServedFilesResult none = serve({"a=" + a_.string()}, {}, off);
+  ASSERT_FALSE(none.error) << *none.error;
+  EXPECT_FALSE(none.files[0].projector);
+}
+
+TEST_F(ServedProjectors, GivenProjectorsWinAndAreCheckedStrictly) {
+  ServedFilesResult r = serve({"b=" + b_.string() + ",mmproj=" + (dir_ / "given.gguf").string()});
+  ASSERT_FALSE(r.error) << *r.error;
+  ASSERT_TRUE(r.files[0].projector);
+  EXPECT_EQ(r.files[0].projector->path, dir_ / "given.gguf");
+  EXPECT_NE(r.files[0].projector_note.find("given with --model b="), std::string::npos) << r.files[0].projector_note;
+
+  ServedProjectorOptions flag;
+  flag.mmproj = dir_ / "given.gguf";
+  r = serve({"a=" + a_.string()}, {}, flag);  // wins over the one beside it
+  ASSERT_FALSE(r.error) << *r.error;
+  EXPECT_EQ(r.files[0].projector->path, dir_ / "given.gguf");
+  EXPECT_NE(r.files[0].projector_note.find("given with --mmproj"), std::string::npos);
+
+  runtime::testing::TestProjector narrow;
+  narrow.vision_dim = narrow.audio_dim = 32;
+  runtime::testing::write_projector_gguf(dir_ / "narrow.gguf", narrow);
+  write("text.gguf", "root:x:0:0");
+  const std::vector<std::pair<std::vector<std::string>, std::string>> bad = {
+      {{"b=" + b_.string() + ",mmproj=" + (dir_ / "narrow.gguf").string()},
+       "projects to width 32, the model's embedding length is 64"},
+      {{"b=" + b_.string() + ",mmproj=" + (dir_ / "missing.gguf").string()}, "does not exist"},
+      {{"b=" + b_.string() + ",mmproj=" + (dir_ / "text.gguf").string()}, "does not read as GGUF"},
+      {{"b=" + b_.string() + ",mmproj=" + a_.string()}, "expected \"clip\""},
+  };
+  for (const auto& [specs, want] : bad) {
+    const ServedFilesResult e = serve(specs);
+    ASSERT_TRUE(e.error) << specs[0];
+    EXPECT_NE(e.error->find(want), std::string::npos) << *e.error;
+    EXPECT_NE(e.error->find("--model " + specs[0]), std::string::npos) << *e.error;
+    EXPECT_EQ(e.error->find('\n'), std::string::npos) << *e.error;
+  }
+  flag.mmproj = dir_ / "narrow.gguf";
+  r = serve({"b=" + b_.string()}, {}, flag);
+  ASSERT_TRUE(r.error);
+  EXPECT_NE(r.error->find("--mmproj " + (dir_ / "narrow.gguf").string() + ": projector"), std::string::npos) << *r.error;
+}
+
+TEST_F(ServedProjectors, MisusedFlagsAndAmbiguousFoldersAreRefused) {
+  ServedProjectorOptions flag;
+  flag.mmproj = dir_ / "given.gguf";
+  ServedFilesResult r = serve({"a=" + a_.string(), "b=" + b_.string()}, {}, flag);
+  ASSERT_TRUE(r.error);
+  EXPECT_NE(r.error->find("applies when one model is served, found 2"), std::string::npos) << *r.error;
+  r = serve({"b=" + b_.string() + ",mmproj=none"}, {}, flag);
+  ASSERT_TRUE(r.error);
+  EXPECT_NE(r.error->find("already says which projector it has"), std::string::npos) << *r.error;
+  flag.no_mmproj = true;
+  r = serve({"b=" + b_.string()}, {}, flag);
+  ASSERT_TRUE(r.error);
+  EXPECT_NE(r.error->find("contradict"), std::string::npos) << *r.error;
+
+  // Two projectors of the model's width beside it: refused, naming both and how to choose.
+  runtime::testing::TestProjector f32;
+  f32.seed = 7;
+  runtime::testing::write_projector_gguf(dir_ / "a" / "mmproj-a-f32.gguf", f32);
+  r = serve({"a=" + a_.string()});
+  ASSERT_TRUE(r.error);
+  EXPECT_NE(r.error->find("--model a=" + a_.string() + ": model "), std::string::npos) << *r.error;
+  EXPECT_NE(r.error->find("mmproj-a-f32.gguf, mmproj-a.gguf"), std::string::npos) << *r.error;
+  EXPECT_NE(r.error->find("mmproj=FILE"), std::string::npos) << *r.error;
+  // Either way out works.
+  EXPECT_FALSE(serve({"a=" + a_.string() + ",mmproj=" + (dir_ / "a" / "mmproj-a.gguf").string()}).error);
+  EXPECT_FALSE(serve({"a=" + a_.string() + ",mmproj=none"}).error);
 }
 
 // The real backend: a tiny model that loads, kept outside the store.
@@ -374,6 +523,74 @@ TEST_F(BackendByName, StoreModelsStillServeAndAServedNameHidesOne) {
   EXPECT_EQ(b.copy("stored:v1", "tiny").error.value_or(ApiError{}).http_status, 400);
   EXPECT_FALSE(b.copy("stored:v1", "stored:v2").error);
   EXPECT_FALSE(b.remove("stored:v2").error);
+}
+
+// /api/show, /api/tags and /v1/models report vision and audio exactly when the model has a usable projector:
+// a served file with locus-mkmodel's projector beside it, the same file served with mmproj=none, a store model
+// with a projector layer, and one without.
+TEST_F(BackendByName, CapabilitiesAndProjectorInfoFollowTheProjector) {
+  const fs::path vision = dir_ / "vision" / "m.gguf";
+  fs::create_directories(vision.parent_path());
+  const std::string cmd = std::string(LOCUS_MKMODEL) + " --preset tiny --type Q8_0 --layers 1 -q -o " +
+                          vision.string() + " --mmproj " + (vision.parent_path() / "mmproj-m.gguf").string();
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  runtime::ImportOptions with_projector;
+  with_projector.projector_path = vision.parent_path() / "mmproj-m.gguf";
+  store_->import_gguf(runtime::parse_model_name("stored-vision"), vision, with_projector);
+  store_->import_gguf(runtime::parse_model_name("stored-text"), vision);
+  RuntimeBackend& b = backend({"seeing=" + vision.string(), "blind=" + vision.string() + ",mmproj=none",
+                               "plain=" + model_.string()});
+  const nlohmann::ordered_json with = {"completion", "vision", "audio", "tools", "thinking"};
+  const nlohmann::ordered_json without = {"completion", "tools", "thinking"};
+  const std::map<std::string, nlohmann::ordered_json> want = {{"seeing:latest", with},
+                                                              {"blind:latest", without},
+                                                              {"plain:latest", without},
+                                                              {"stored-vision:latest", with},
+                                                              {"stored-text:latest", without}};
+  for (const auto& [name, caps] : want) {
+    const JsonReply shown = b.show(name, false);
+    ASSERT_FALSE(shown.error) << name << ": " << shown.error->message;
+    EXPECT_EQ(shown.body["capabilities"], caps) << name;
+    EXPECT_EQ(shown.body.contains("projector_info"), caps == with) << name;
+    const JsonReply one = b.openai_model(name);
+    ASSERT_FALSE(one.error) << name;
+    EXPECT_EQ(one.body["capabilities"], caps) << name;
+  }
+  size_t listed = 0;
+  const JsonReply tags = b.tags(), models = b.openai_models();
+  for (const auto& m : tags.body["models"]) {
+    EXPECT_EQ(m["capabilities"], want.at(m["name"].get<std::string>())) << m.dump();
+    ++listed;
+  }
+  for (const auto& m : models.body["data"]) {
+    EXPECT_EQ(m["capabilities"], want.at(m["id"].get<std::string>())) << m.dump();
+    EXPECT_EQ(m["object"], "model");
+  }
+  EXPECT_EQ(listed, want.size());
+
+  const JsonReply shown = b.show("seeing", false);
+  const auto& info = shown.body["projector_info"];
+  EXPECT_EQ(info["general.architecture"], "clip");
+  EXPECT_EQ(info["clip.vision.projector_type"], "gemma4uv");
+  EXPECT_EQ(info["clip.audio.projector_type"], "gemma4ua");
+  EXPECT_EQ(info["clip.has_vision_encoder"], true);
+  EXPECT_EQ(info["clip.vision.projection_dim"], shown.body["model_info"]["gemma4.embedding_length"]);
+  EXPECT_GT(info["general.parameter_count"].get<uint64_t>(), 0u);
+  EXPECT_TRUE(info["clip.vision.image_mean"].is_null()) << "arrays only when verbose, as Ollama sends them";
+  EXPECT_TRUE(b.show("seeing", true).body["projector_info"]["clip.vision.image_mean"].is_array());
+  // The body's keys in Ollama's order: model_info, projector_info, capabilities.
+  std::vector<std::string> keys;
+  for (const auto& [k, v] : shown.body.items()) keys.push_back(k);
+  const auto at = [&](const std::string& k) { return std::find(keys.begin(), keys.end(), k) - keys.begin(); };
+  EXPECT_LT(at("model_info"), at("projector_info"));
+  EXPECT_LT(at("projector_info"), at("capabilities"));
+  // The Modelfile names the projector on a second FROM line, as Ollama writes it.
+  const std::string modelfile = shown.body["modelfile"];
+  EXPECT_NE(modelfile.find("FROM " + vision.string() + "\nFROM " + (vision.parent_path() / "mmproj-m.gguf").string() +
+                           "\n"),
+            std::string::npos)
+      << modelfile;
+  EXPECT_FALSE(load("seeing").error);  // the text model loads as ever
 }
 
 }  // namespace

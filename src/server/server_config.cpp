@@ -165,7 +165,13 @@ std::optional<std::string> apply_environment(ServeOptions& o,
   }
   if (auto v = get("LOCUS_MODEL_FILES")) {
     // Before any --model: the environment's files come first in the list, as flags are added after it.
-    std::vector<std::string> specs = split_list(*v);
+    // "a=/m/a.gguf,mmproj=/m/pa.gguf,b=/m/b.gguf": an item "mmproj=..." belongs to the model before it, as
+    // --model a=/m/a.gguf,mmproj=/m/pa.gguf writes it.
+    std::vector<std::string> specs;
+    for (std::string& item : split_list(*v)) {
+      if (item.starts_with("mmproj=") && !specs.empty()) specs.back() += "," + item;
+      else specs.push_back(std::move(item));
+    }
     o.model_files.insert(o.model_files.begin(), specs.begin(), specs.end());
   }
   if (auto v = get("LOCUS_MODEL_DIR")) o.model_dirs.insert(o.model_dirs.begin(), std::string(trim(*v)));

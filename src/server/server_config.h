@@ -58,7 +58,7 @@ struct ServeOptions {
   std::vector<std::string> allowed_hosts;
   // GGUF files served by name, as given; served_models.h parses and checks them at start-up. A request can
   // only name models: serving a file is the operator's choice, made here.
-  std::vector<std::string> model_files;  // "NAME=PATH": LOCUS_MODEL_FILES's, then --model's
+  std::vector<std::string> model_files;  // "NAME=PATH[,mmproj=FILE]": LOCUS_MODEL_FILES's, then --model's
   std::vector<std::string> model_dirs;   // LOCUS_MODEL_DIR, then --model-dir's
 };
 
@@ -82,7 +82,8 @@ std::string error_body_for_path(std::string_view path, const ApiError& error);
 
 // The environment's settings over the defaults: LOCUS_HOST, LOCUS_API_KEY, LOCUS_ORIGINS, LOCUS_MAX_REQUEST_BYTES,
 // LOCUS_NUM_PARALLEL, LOCUS_MAX_QUEUE, LOCUS_CONTEXT_LENGTH, LOCUS_KEEP_ALIVE, LOCUS_ALLOWED_HOSTS,
-// LOCUS_MAX_CONNECTIONS, LOCUS_MODEL_FILES (comma-separated NAME=PATH), LOCUS_MODEL_DIR. `getenv` is injectable
+// LOCUS_MAX_CONNECTIONS, LOCUS_MODEL_FILES (comma-separated NAME=PATH, each optionally followed by
+// ",mmproj=FILE" or ",mmproj=none"), LOCUS_MODEL_DIR. `getenv` is injectable
 // for tests.
 // Returns an error line naming the variable, what was expected and what was found, or nothing.
 std::optional<std::string> apply_environment(ServeOptions& options,
