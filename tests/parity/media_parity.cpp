@@ -5,7 +5,8 @@
 // model type and a projector type, under a seed):
 //   (a) projected embeddings: images of several sizes and patterns, and PCM clips of several lengths, through
 //       locus's Gemma4Projector and through mtmd's preprocessing and encoder (embed-image / embed-audio). The
-//       token counts and the picture the encoder saw must agree, then every row is compared.
+//       token counts and the size of the picture the encoder saw must agree; the picture itself is compared in
+//       8-bit levels (fail beyond one level: a different resize); then every embedding row.
 //   (b) logits: prompts with images and audio, tokenized and evaluated by mtmd (the oracle's `logits`), whose
 //       chunk layout locus replays: text chunks through Gemma4Model::forward, media chunks through
 //       Gemma4Model::forward_embeddings (bidirectional where llama.cpp decodes the chunk non-causally). The
@@ -34,6 +35,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "gguf/file.h"
 #include "model/gemma4_model.h"
 #include "model/gemma4_projector.h"
 #ifdef LOCUS_MEDIA_PARITY
@@ -329,6 +331,17 @@ void run_case(const Options& o, const Case& c, uint64_t seed, Report& r) {
   auto m = model::Gemma4Model::load(model_path, mo);
   auto proj = model::Gemma4Projector::load(mmproj_path, m->n_embd(), &m->pool());
   const size_t E = proj->n_embd();
+  // The projector's pixel normalisation, to read back the picture llama.cpp's encoder got as 8-bit levels.
+  float mean[3] = {0, 0, 0}, stdev[3] = {1, 1, 1};
+  {
+    const gguf::GgufFile f = gguf::GgufFile::open(mmproj_path);
+    if (f.has("clip.vision.image_mean")) {
+      for (int k = 0; k < 3; ++k) {
+        mean[k] = static_cast<float>(std::get<double>(f.get_array("clip.vision.image_mean").items.at(k).data));
+        stdev[k] = static_cast<float>(std::get<double>(f.get_array("clip.vision.image_std").items.at(k).data));
+      }
+    }
+  }
 
   // (a) images, grouped by budget: one oracle call per group.
   std::vector<std::vector<float>> image_embd(pictures.size());  // locus's, for the prompts below
@@ -338,7 +351,8 @@ void run_case(const Options& o, const Case& c, uint64_t seed, Report& r) {
   }
   for (int budget : budgets) {
     std::string args = "embed-image --model " + quote(model_path) + " --mmproj " + quote(mmproj_path) +
-                       " --max-tokens " + std::to_string(budget) + " --out " + quote(dir + "/embd.f32");
+                       " --max-tokens " + std::to_string(budget) + " --out " + quote(dir + "/embd.f32") +
+                       " --pixels-out " + quote(dir + "/pixels.f32");
     std::vector<size_t> members;
     for (size_t i = 0; i < pictures.size(); ++i) {
       const Picture& p = pictures[i];
@@ -347,14 +361,18 @@ void run_case(const Options& o, const Case& c, uint64_t seed, Report& r) {
       args += " --media " + quote("image:" + p.file + ":" + std::to_string(p.width) + ":" + std::to_string(p.height));
     }
     const json answer = run_oracle(o, args, dir);
-    const std::vector<float> ref = read_f32(dir + "/embd.f32");
+    const std::vector<float> ref = read_f32(dir + "/embd.f32"), pixels = read_f32(dir + "/pixels.f32");
     if (answer.at("n_embd").get<size_t>() != E) throw std::runtime_error("oracle n_embd differs from the projector's");
-    size_t offset = 0;
+    size_t offset = 0, pixel_offset = 0;
     for (size_t k = 0; k < members.size(); ++k) {
       const Picture& p = pictures[members[k]];
       const json& item = answer.at("items").at(k);
       const size_t n_ref = item.at("n_tokens").get<size_t>();
       const int rw = item.at("width").get<int>(), rh = item.at("height").get<int>();
+      const size_t n_values = size_t(rw) * size_t(rh) * 3;
+      if (pixel_offset + n_values > pixels.size()) throw std::runtime_error("oracle pixels: unexpected file size");
+      const float* ref_pixels = pixels.data() + pixel_offset;  // planes R, G, B of rh rows of rw
+      pixel_offset += n_values;
       const std::string what = tag + " image " + p.label();
       std::vector<uint8_t> rgb;
       int w = 0, h = 0;
@@ -371,15 +389,32 @@ void run_case(const Options& o, const Case& c, uint64_t seed, Report& r) {
         offset += n_ref * E;
         continue;
       }
+      // The picture itself, in 8-bit levels: locus's (raw or fit_image's) against what mtmd gave its encoder.
+      size_t pixels_differ = 0;
+      double worst_level = 0;
+      for (int ch = 0; ch < 3; ++ch) {
+        for (size_t i = 0; i < size_t(w) * size_t(h); ++i) {
+          const double level = (double(ref_pixels[size_t(ch) * w * h + i]) * stdev[ch] + mean[ch]) * 255.0;
+          const double d = std::abs(level - double(rgb[i * 3 + size_t(ch)]));
+          if (d > 0.01) ++pixels_differ;
+          worst_level = std::max(worst_level, d);
+        }
+      }
       image_embd[members[k]] = locus_image(*proj, rgb, w, h);
       Stats s;
       for (size_t t = 0; t < n_ref; ++t) s.add(&image_embd[members[k]][t * E], &ref[offset + t * E], E);
       offset += n_ref * E;
-      line(s.worst <= c.embd_bound, what,
-           fmt("-> %.0fx%.0f, %.0f tokens", w, h, double(n_ref)) +
+      // A value one level off is a rounding tie resolved the other way (shown, and judged by the embeddings);
+      // more than one level is a different resize.
+      const std::string pixel_note =
+          pixels_differ == 0 ? ", same pixels" : fmt(", %.0f values differ (max %.1f levels)", double(pixels_differ), worst_level);
+      line(s.worst <= c.embd_bound && worst_level < 1.01, what,
+           fmt("-> %.0fx%.0f, %.0f tokens", w, h, double(n_ref)) + pixel_note +
                fmt(" | embd max %.2e, min cos %.7f | bound %.0e", s.worst, s.min_cos, c.embd_bound), r);
     }
-    if (offset != ref.size()) throw std::runtime_error("oracle embeddings: unexpected file size");
+    if (offset != ref.size() || pixel_offset != pixels.size()) {
+      throw std::runtime_error("oracle embeddings or pixels: unexpected file size");
+    }
   }
 
   // (a) audio: one oracle call for all clips.
