@@ -453,7 +453,7 @@ void run_case(const Options& o, const Case& c, uint64_t seed, Report& r) {
       {turn + "Compare <__media__> with <__media__>, then listen: <__media__> and say which." + end,
        {"image:4", "image:1", "audio:0"}, 1120},
   };
-  if (!image_embd[7].empty()) prompts.push_back({turn + "What is in <__media__>?" + end, {"image:7"}, 336});
+  // Two resized and letterboxed images back to back: two bidirectional blocks with no text between.
   if (!image_embd[6].empty()) prompts.push_back({turn + "<__media__><__media__>Both?" + end, {"image:6", "image:8"}, 1120});
   const size_t V = m->n_vocab();
   std::vector<float> logits(V);
