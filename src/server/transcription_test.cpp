@@ -175,6 +175,31 @@ TEST(TranscriptionParse, TheUploadItselfIsChecked) {
   EXPECT_EQ(cut.error->http_status, 400);
 }
 
+TEST(TranscriptionParse, WhatOpenAiNodeSends) {
+  // Captured from openai-node 6 (undici's FormData): transcriptions.create({file: toFile(wav, "a.wav"),
+  // model, response_format, language, temperature, timestamp_granularities, include}).
+  const std::string b = "----formdata-undici-021112426121";
+  auto field = [&](const char* name, const char* value) {
+    return "--" + b + "\r\nContent-Disposition: form-data; name=\"" + name + "\"\r\n\r\n" + value + "\r\n";
+  };
+  const std::string wav("RIFF$\0\0\0WAVEfmt \x10\0\0\0data", 24);
+  const std::string body = "--" + b + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.wav\"\r\n"
+                           "Content-Type: application/octet-stream\r\n\r\n" + wav + "\r\n" + field("model", "m") +
+                           field("response_format", "verbose_json") + field("language", "en") +
+                           field("temperature", "0.2") + field("timestamp_granularities[]", "segment") +
+                           field("include[]", "logprobs") + "--" + b + "--\r\n";
+  ParseResult r = parse_transcription("multipart/form-data; boundary=" + b, body);
+  ASSERT_TRUE(r.ok()) << r.error->message;
+  EXPECT_EQ(r.request.media[0].bytes, wav);
+  EXPECT_EQ(r.request.media[0].mime, "application/octet-stream");
+  EXPECT_EQ(r.request.model, "m");
+  EXPECT_EQ(r.request.transcription.format, TranscriptionOptions::Format::kVerboseJson);
+  EXPECT_EQ(r.request.transcription.language, "en");
+  EXPECT_FLOAT_EQ(r.request.options.temperature, 0.2f);
+  EXPECT_TRUE(r.request.logprobs);
+  EXPECT_TRUE(r.request.warnings.empty());
+}
+
 // ---- writers ----
 
 WriterConfig config() {
