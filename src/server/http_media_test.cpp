@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <thread>
+
 #include "server/base64.h"
 #include "server/http_test_server.h"
 
@@ -207,16 +209,75 @@ TEST_F(HttpMediaTest, RemoteAndFileUrlsAreRefusedBeforeTheBackend) {
   };
   const std::string p = "messages[0].content[0].image_url.url";
   expect_openai_error(chat({{"type", "image_url"}, {"image_url", {{"url", "https://example.com/cat.png"}}}}), 400,
-                      p + ": expected a data: URI with the bytes in base64, found an http(s) URL (locus does not fetch "
-                          "media from URLs: send the bytes)", p);
+                      p + ": expected a data: URI with the bytes in base64, found an http(s) URL (this server does not "
+                          "fetch media; it would with LOCUS_ALLOW_MEDIA_URLS=1)", p);
   expect_openai_error(chat({{"type", "image_url"}, {"image_url", {{"url", "file:///etc/passwd"}}}}), 400,
                       p + ": expected a data: URI with the bytes in base64, found a file: URL (a request never makes the "
                           "server read a file)", p);
   const std::string v = "messages[0].content[0].video_url.url";
   expect_openai_error(chat({{"type", "video_url"}, {"video_url", {{"url", "http://127.0.0.1:1/v.mp4"}}}}), 400,
-                      v + ": expected a data: URI with the bytes in base64, found an http(s) URL (locus does not fetch "
-                          "media from URLs: send the bytes)", v);
+                      v + ": expected a data: URI with the bytes in base64, found an http(s) URL (this server does not "
+                          "fetch media; it would with LOCUS_ALLOW_MEDIA_URLS=1)", v);
   EXPECT_FALSE(seen());  // nothing reached the backend
+}
+
+TEST_F(HttpMediaTest, UrlsAreFetchedWhenTheServerAllowsIt) {
+  httplib::Server media;
+  const std::string png("\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16);
+  media.Get("/cat.png", [&](const httplib::Request&, httplib::Response& res) { res.set_content(png, "image/png"); });
+  media.Get("/clip", [&](const httplib::Request&, httplib::Response& res) { res.set_content(kWav, "audio/wav"); });
+  const int port = media.bind_to_any_port("127.0.0.1");
+  ASSERT_GT(port, 0);
+  std::thread media_thread([&] { media.listen_after_bind(); });
+  while (!media.is_running()) std::this_thread::sleep_for(1ms);
+  const std::string base = "http://127.0.0.1:" + std::to_string(port);
+
+  ServeOptions o;
+  o.allow_media_urls = true;
+  o.media_urls_allow_loopback_for_tests = true;
+  start(o);
+  auto chat = [&](const Json& content) {
+    return post("/v1/chat/completions", {{"model", "media"}, {"messages", {{{"role", "user"}, {"content", content}}}}});
+  };
+  auto r = chat({{{"type", "image_url"}, {"image_url", {{"url", base + "/cat.png"}, {"detail", "low"}}}},
+                 {{"type", "input_video"}, {"input_video", {{"url", base + "/clip"}}}},
+                 {{"type", "text"}, {"text", "and?"}}});
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  auto req = seen();
+  ASSERT_TRUE(req);
+  ASSERT_EQ(req->media.size(), 2u);
+  EXPECT_EQ(req->media[0].bytes, png);
+  EXPECT_EQ(req->media[0].mime, "image/png");
+  EXPECT_EQ(req->media[0].max_tokens, 70);
+  EXPECT_TRUE(req->media[0].url.empty());
+  EXPECT_EQ(req->media[1].bytes, kWav);
+  EXPECT_EQ(req->media[1].mime, "audio/wav");
+
+  const std::string p = "messages[0].content[0].image_url.url";
+  expect_openai_error(chat({{{"type", "image_url"}, {"image_url", {{"url", base + "/nothing.png"}}}}}), 400,
+                      p + ": could not fetch " + base + "/nothing.png: the server answered HTTP 404", p);
+  // All of a request's fetched media count against the body limit together.
+  TearDown();
+  server_.reset();
+  o.max_request_bytes = kWav.size() + 10;
+  start(o);
+  expect_openai_error(chat({{{"type", "image_url"}, {"image_url", {{"url", base + "/cat.png"}}}},
+                            {{"type", "image_url"}, {"image_url", {{"url", base + "/clip"}}}}}),
+                      400, "messages[0].content[1].image_url.url: could not fetch " + base +
+                               "/clip: the media is larger than the limit of " + std::to_string(kWav.size() + 10 - 16) +
+                               " bytes (LOCUS_MAX_REQUEST_BYTES)", "messages[0].content[1].image_url.url");
+  // Without the test switch, loopback is out of reach like any private address.
+  TearDown();
+  server_.reset();
+  o = ServeOptions();
+  o.allow_media_urls = true;
+  start(o);
+  expect_openai_error(chat({{{"type", "image_url"}, {"image_url", {{"url", base + "/cat.png"}}}}}), 400,
+                      p + ": could not fetch " + base + "/cat.png: its host is at 127.0.0.1, a loopback address (media "
+                          "is fetched only from public addresses)", p);
+  media.stop();
+  media_thread.join();
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include "server/client_json.h"
 #include "server/embed_api.h"
 #include "server/http_core.h"
+#include "server/media_fetch.h"
 #include "server/response_writer.h"
 #include "server/transcription.h"
 
@@ -355,7 +356,7 @@ struct HttpServer::Impl {
   void blob_routes();
   void generation(Exchange& ex, const Request& req, Response& res, Api api);
   void serve_generation(Exchange& ex, const Request& req, Response& res, ParseResult parsed);
-  std::optional<ApiError> remote_media(const ApiRequest& request);
+  std::optional<ApiError> remote_media(ApiRequest& request);
   bool pump(StreamState& s, Exchange& ex);
   void embedding(Exchange& ex, const Request& req, Response& res, EmbedApi api);
   void progress_route(Exchange& ex, const Request& req, Response& res, bool stream,
@@ -548,13 +549,28 @@ void HttpServer::Impl::generation(Exchange& ex, const Request& req, Response& re
                                                  : parse_openai_completions(*body));
 }
 
-// Media the client named by an http(s) URL instead of sending its bytes. locus fetches nothing on a client's
-// behalf, so such a request is refused, naming the field.
-std::optional<ApiError> HttpServer::Impl::remote_media(const ApiRequest& request) {
-  for (const MediaInput& m : request.media) {
+// Media the client named by an http(s) URL instead of sending its bytes: refused unless the server allows
+// fetching (LOCUS_ALLOW_MEDIA_URLS), else fetched here, one after another, under media_fetch.h's rules and
+// within the body limit (each URL and all of them together).
+std::optional<ApiError> HttpServer::Impl::remote_media(ApiRequest& request) {
+  size_t total = 0;
+  for (MediaInput& m : request.media) {
     if (m.url.empty()) continue;
-    return ApiError{400, m.param + ": expected a data: URI with the bytes in base64, found an http(s) URL (locus "
-                                   "does not fetch media from URLs: send the bytes)", m.param};
+    if (!o.allow_media_urls) {
+      return ApiError{400, m.param + ": expected a data: URI with the bytes in base64, found an http(s) URL (this "
+                                     "server does not fetch media; it would with LOCUS_ALLOW_MEDIA_URLS=1)", m.param};
+    }
+    MediaFetchOptions fo;
+    fo.max_bytes = o.max_request_bytes - std::min(total, o.max_request_bytes);
+    fo.timeout = o.media_url_timeout;
+    fo.connect_timeout = std::min(o.media_url_timeout, std::chrono::milliseconds(10'000));
+    fo.allow_loopback_for_tests = o.media_urls_allow_loopback_for_tests;
+    MediaFetchResult f = fetch_media_url(m.url, fo);
+    if (f.error) return ApiError{400, m.param + ": " + *f.error, m.param};
+    total += f.bytes.size();
+    m.bytes = std::move(f.bytes);
+    if (m.mime.empty()) m.mime = std::move(f.content_type);
+    m.url.clear();
   }
   return std::nullopt;
 }
