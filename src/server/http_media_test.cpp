@@ -226,6 +226,10 @@ TEST_F(HttpMediaTest, UrlsAreFetchedWhenTheServerAllowsIt) {
   const std::string png("\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16);
   media.Get("/cat.png", [&](const httplib::Request&, httplib::Response& res) { res.set_content(png, "image/png"); });
   media.Get("/clip", [&](const httplib::Request&, httplib::Response& res) { res.set_content(kWav, "audio/wav"); });
+  media.Get("/slow.png", [&](const httplib::Request&, httplib::Response& res) {
+    std::this_thread::sleep_for(400ms);
+    res.set_content(png, "image/png");
+  });
   const int port = media.bind_to_any_port("127.0.0.1");
   ASSERT_GT(port, 0);
   std::thread media_thread([&] { media.listen_after_bind(); });
@@ -267,6 +271,19 @@ TEST_F(HttpMediaTest, UrlsAreFetchedWhenTheServerAllowsIt) {
                       400, "messages[0].content[1].image_url.url: could not fetch " + base +
                                "/clip: the media is larger than the limit of " + std::to_string(kWav.size() + 10 - 16) +
                                " bytes (LOCUS_MAX_REQUEST_BYTES)", "messages[0].content[1].image_url.url");
+  // The time limit holds for all of a request's URLs together: two answers of 400 ms do not fit in 600.
+  TearDown();
+  server_.reset();
+  o.max_request_bytes = ServeOptions().max_request_bytes;
+  o.media_url_timeout = 600ms;
+  start(o);
+  r = chat({{{"type", "image_url"}, {"image_url", {{"url", base + "/slow.png"}}}},
+            {{"type", "image_url"}, {"image_url", {{"url", base + "/slow.png"}}}}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  const std::string message = Json::parse(r->body)["error"]["message"];
+  EXPECT_EQ(message.rfind("messages[0].content[1].image_url.url: could not fetch " + base + "/slow.png: no complete "
+                          "answer within ", 0), 0u) << message;
   // Without the test switch, loopback is out of reach like any private address.
   TearDown();
   server_.reset();

@@ -551,9 +551,10 @@ void HttpServer::Impl::generation(Exchange& ex, const Request& req, Response& re
 
 // Media the client named by an http(s) URL instead of sending its bytes: refused unless the server allows
 // fetching (LOCUS_ALLOW_MEDIA_URLS), else fetched here, one after another, under media_fetch.h's rules and
-// within the body limit (each URL and all of them together).
+// within the body limit and media_url_timeout (each URL and all of them together).
 std::optional<ApiError> HttpServer::Impl::remote_media(ApiRequest& request) {
   size_t total = 0;
+  const auto deadline = Clock::now() + o.media_url_timeout;  // for all of the request's URLs together
   for (MediaInput& m : request.media) {
     if (m.url.empty()) continue;
     if (!o.allow_media_urls) {
@@ -562,8 +563,9 @@ std::optional<ApiError> HttpServer::Impl::remote_media(ApiRequest& request) {
     }
     MediaFetchOptions fo;
     fo.max_bytes = o.max_request_bytes - std::min(total, o.max_request_bytes);
-    fo.timeout = o.media_url_timeout;
-    fo.connect_timeout = std::min(o.media_url_timeout, std::chrono::milliseconds(10'000));
+    fo.timeout = std::max(std::chrono::milliseconds(1),
+                          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()));
+    fo.connect_timeout = std::min(fo.timeout, std::chrono::milliseconds(10'000));
     fo.allow_loopback_for_tests = o.media_urls_allow_loopback_for_tests;
     MediaFetchResult f = fetch_media_url(m.url, fo);
     if (f.error) return ApiError{400, m.param + ": " + *f.error, m.param};

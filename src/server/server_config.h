@@ -62,8 +62,7 @@ struct ServeOptions {
   std::vector<std::string> model_dirs;   // LOCUS_MODEL_DIR, then --model-dir's
   // Media named by http(s) URLs in OpenAI content parts (LOCUS_ALLOW_MEDIA_URLS): refused when off (the
   // default); when on, fetched under media_fetch.h's rules (public addresses only, no redirects, no proxy),
-  // each within max_request_bytes and media_url_timeout, and all of a request's together within
-  // max_request_bytes.
+  // all of a request's together within max_request_bytes and media_url_timeout.
   bool allow_media_urls = false;
   std::chrono::milliseconds media_url_timeout{30'000};
   // For tests only (never from the environment): let fetches reach loopback, where tests serve media.
