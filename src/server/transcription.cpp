@@ -162,7 +162,8 @@ ParseResult parse_transcription(std::string_view content_type, std::string_view 
     static constexpr const char* kKnown[] = {"file", "model", "response_format", "language", "prompt", "temperature",
                                              "stream", "include[]", "include", "timestamp_granularities[]",
                                              "timestamp_granularities"};
-    for (const auto& [name, parts] : form.fields) {
+    for (const auto& field : form.fields) {
+      const std::string& name = field.first;
       if (std::none_of(std::begin(kKnown), std::end(kKnown), [&](const char* k) { return name == k; })) {
         r.warnings.push_back(shown(name) + ": form field not used by locus, ignored");
       }
