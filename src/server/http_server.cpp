@@ -17,7 +17,9 @@
 #include "server/client_json.h"
 #include "server/embed_api.h"
 #include "server/http_core.h"
+#include "server/media_fetch.h"
 #include "server/response_writer.h"
+#include "server/transcription.h"
 
 namespace locus::server {
 namespace {
@@ -353,6 +355,8 @@ struct HttpServer::Impl {
   void routes();
   void blob_routes();
   void generation(Exchange& ex, const Request& req, Response& res, Api api);
+  void serve_generation(Exchange& ex, const Request& req, Response& res, ParseResult parsed);
+  std::optional<ApiError> remote_media(ApiRequest& request);
   bool pump(StreamState& s, Exchange& ex);
   void embedding(Exchange& ex, const Request& req, Response& res, EmbedApi api);
   void progress_route(Exchange& ex, const Request& req, Response& res, bool stream,
@@ -380,7 +384,8 @@ void HttpServer::Impl::routes() {
   const std::pair<const char*, Api> generators[] = {{"/api/chat", Api::kOllamaChat},
                                                     {"/api/generate", Api::kOllamaGenerate},
                                                     {"/v1/chat/completions", Api::kOpenAiChat},
-                                                    {"/v1/completions", Api::kOpenAiCompletions}};
+                                                    {"/v1/completions", Api::kOpenAiCompletions},
+                                                    {"/v1/audio/transcriptions", Api::kOpenAiTranscription}};
   for (const auto& [path, api] : generators) {
     add("POST", path, [this, api = api](Exchange& ex, const Request& req, Response& res) {
       generation(ex, req, res, api);
@@ -532,18 +537,55 @@ void HttpServer::Impl::blob_routes() {
 }
 
 void HttpServer::Impl::generation(Exchange& ex, const Request& req, Response& res, Api api) {
+  if (api == Api::kOpenAiTranscription) {
+    return serve_generation(ex, req, res, parse_transcription(req.header("Content-Type"), req.body));
+  }
   auto body = json_body(req, res);
   if (!body) return;
-  ParseResult parsed = api == Api::kOllamaChat       ? parse_ollama_chat(*body)
-                       : api == Api::kOllamaGenerate ? parse_ollama_generate(*body)
-                       : api == Api::kOpenAiChat     ? parse_openai_chat(*body)
-                                                     : parse_openai_completions(*body);
+  serve_generation(ex, req, res,
+                   api == Api::kOllamaChat       ? parse_ollama_chat(*body)
+                   : api == Api::kOllamaGenerate ? parse_ollama_generate(*body)
+                   : api == Api::kOpenAiChat     ? parse_openai_chat(*body)
+                                                 : parse_openai_completions(*body));
+}
+
+// Media the client named by an http(s) URL instead of sending its bytes: refused unless the server allows
+// fetching (LOCUS_ALLOW_MEDIA_URLS), else fetched here, one after another, under media_fetch.h's rules and
+// within the body limit and media_url_timeout (each URL and all of them together).
+std::optional<ApiError> HttpServer::Impl::remote_media(ApiRequest& request) {
+  size_t total = 0;
+  const auto deadline = Clock::now() + o.media_url_timeout;  // for all of the request's URLs together
+  for (MediaInput& m : request.media) {
+    if (m.url.empty()) continue;
+    if (!o.allow_media_urls) {
+      return ApiError{400, m.param + ": expected a data: URI with the bytes in base64, found an http(s) URL (this "
+                                     "server does not fetch media; it would with LOCUS_ALLOW_MEDIA_URLS=1)", m.param};
+    }
+    MediaFetchOptions fo;
+    fo.max_bytes = o.max_request_bytes - std::min(total, o.max_request_bytes);
+    fo.timeout = std::max(std::chrono::milliseconds(1),
+                          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()));
+    fo.connect_timeout = std::min(fo.timeout, std::chrono::milliseconds(10'000));
+    fo.allow_loopback_for_tests = o.media_urls_allow_loopback_for_tests;
+    MediaFetchResult f = fetch_media_url(m.url, fo);
+    if (f.error) return ApiError{400, m.param + ": " + *f.error, m.param};
+    total += f.bytes.size();
+    m.bytes = std::move(f.bytes);
+    if (m.mime.empty()) m.mime = std::move(f.content_type);
+    m.url.clear();
+  }
+  return std::nullopt;
+}
+
+void HttpServer::Impl::serve_generation(Exchange& ex, const Request& req, Response& res, ParseResult parsed) {
   if (!parsed.ok()) return reply_error(req, res, *parsed.error);
   ApiRequest& request = parsed.request;
+  const Api api = request.api;
   t_log.model = request.model;
   for (const auto& w : parsed.request.warnings) {
     write_log(OrderedJson{{"event", "request_warning"}, {"path", req.path}, {"model", request.model}, {"message", w}});
   }
+  if (auto e = remote_media(request)) return reply_error(req, res, *e);
   WriterConfig cfg;
   cfg.model = request.model;
   const uint64_t seed = random_seed();

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -31,13 +32,18 @@ inline GenerationEvent done_event() {
 }
 
 // Behaviour by model name: "hello" answers at once; "slow" writes until cancelled; "fail" errors mid-stream;
-// "quiet" waits before answering (pings); "flood" writes 64 KiB pieces until cancelled; "busy" is refused with 503; anything else is not found.
+// "quiet" waits before answering (pings); "flood" writes 64 KiB pieces until cancelled; "busy" is refused with 503;
+// "media" keeps the request (last_media_request) and answers with its media, "image:N audio:N" (kinds and byte
+// counts in order), saying input_audio_seconds = audio bytes / 32000 (16 kHz, 16-bit mono); anything else is
+// not found.
 class FakeBackend final : public Backend {
  public:
   ~FakeBackend() override {
     for (auto& t : threads_) t.join();
   }
   std::shared_ptr<std::atomic<bool>> last_cancel;
+  std::optional<ApiRequest> last_media_request;  // guarded by mutex(): the server calls generate() from its workers
+  std::mutex& mutex() { return mutex_; }
 
   StartResult generate(ApiRequest req) override {
     StartResult r;
@@ -47,7 +53,7 @@ class FakeBackend final : public Backend {
       return r;
     }
     if (req.model != "hello" && req.model != "slow" && req.model != "fail" && req.model != "quiet" &&
-        req.model != "mute" && req.model != "flood") {
+        req.model != "mute" && req.model != "flood" && req.model != "media") {
       r.error = ApiError{404, "model \"" + req.model + "\" not found, try pulling it first", "model"};
       return r;
     }
@@ -58,6 +64,25 @@ class FakeBackend final : public Backend {
     auto ch = r.generation.events;
     auto cancel = r.generation.cancel;
     const std::string model = req.model;
+    if (model == "media") {
+      std::string said;
+      double audio_seconds = 0;
+      for (const MediaInput& m : req.media) {
+        const char* kind = m.kind == text::ContentPartKind::kAudio ? "audio"
+                           : m.kind == text::ContentPartKind::kVideo ? "video" : "image";
+        if (!said.empty()) said += ' ';
+        said += kind;
+        said += ':';
+        said += std::to_string(m.bytes.size());
+        if (m.kind == text::ContentPartKind::kAudio) audio_seconds += static_cast<double>(m.bytes.size()) / 32000;
+      }
+      last_media_request = std::move(req);
+      GenerationEvent done = done_event();
+      done.done.input_audio_seconds = audio_seconds;
+      ch->push(text_event(said));
+      ch->push(std::move(done));
+      return r;
+    }
     threads_.emplace_back([ch, cancel, model] {
       if (model == "quiet") std::this_thread::sleep_for(700ms);
       if (model == "flood") {  // 64 KiB pieces as fast as they can go, until cancelled

@@ -1,5 +1,6 @@
 #include "server/ollama_options.h"
 
+#include <cmath>
 #include <cstdint>
 #include <string_view>
 
@@ -23,6 +24,41 @@ float float_option(const OrderedJson& v, const std::string& path) {
 
 }  // namespace
 
+bool read_media_option(std::string_view key, const OrderedJson& v, const std::string& path, bool truncate_numbers,
+                       MediaOptions& m) {
+  auto integer = [&]() -> int32_t {
+    if (truncate_numbers) return int32_option(v, path);
+    if (!v.is_number() || v.get<double>() != std::trunc(v.get<double>())) fail_field(path, "an integer", &v);
+    const double d = v.get<double>();
+    if (d < INT32_MIN || d > INT32_MAX) fail_field(path, "an integer in the 32-bit range", &v);
+    return static_cast<int32_t>(d);
+  };
+  auto rule = [&]() -> bool {  // true: google
+    if (v.is_string()) {
+      if (v.get_ref<const std::string&>() == "google") return true;
+      if (v.get_ref<const std::string&>() == "llama.cpp") return false;
+    }
+    fail_field(path, "\"google\" or \"llama.cpp\"", &v);
+  };
+  if (key == "image_tokens") {
+    m.image_tokens = integer();
+  } else if (key == "image_size_rule") {
+    m.image_size_rule = rule() ? MediaOptions::SizeRule::kGoogle : MediaOptions::SizeRule::kLlamaCpp;
+  } else if (key == "video_frames") {
+    m.video_frames = integer();
+  } else if (key == "video_frame_tokens") {
+    m.video_frame_tokens = integer();
+  } else if (key == "video_audio") {
+    if (!v.is_boolean()) fail_field(path, "true or false", &v);
+    m.video_audio = v.get<bool>();
+  } else if (key == "video_layout") {
+    m.video_layout = rule() ? MediaOptions::VideoLayout::kGoogle : MediaOptions::VideoLayout::kLlamaCpp;
+  } else {
+    return false;
+  }
+  return true;
+}
+
 std::vector<std::string> read_stop_list(const OrderedJson& value, const std::string& path, bool allow_string) {
   std::vector<std::string> stops;
   if (allow_string && value.is_string()) {
@@ -39,7 +75,7 @@ std::vector<std::string> read_stop_list(const OrderedJson& value, const std::str
 }
 
 void apply_ollama_options(const OrderedJson& options, const std::string& path, runtime::SamplingOptions& s,
-                          RunnerOptions& runner, std::vector<std::string>& warnings) {
+                          RunnerOptions& runner, std::vector<std::string>& warnings, MediaOptions* media) {
   if (!options.is_object()) fail_field(path, "an object", &options);
   for (const auto& [key, v] : options.items()) {
     if (v.is_null()) continue;
@@ -66,6 +102,7 @@ void apply_ollama_options(const OrderedJson& options, const std::string& path, r
     else if (key == "use_mmap") {
       if (!v.is_boolean()) fail_field(p, "true or false", &v);
       runner.use_mmap = v.get<bool>();
+    } else if (media != nullptr && read_media_option(key, v, p, true, *media)) {
     } else {
       bool legacy = false;
       for (std::string_view k : kLegacyKeys) legacy = legacy || k == key;

@@ -144,6 +144,100 @@ TEST(OllamaChat, ImagesBecomeMediaPartsBeforeTheText) {
   EXPECT_EQ(r.media[1].kind, ContentPartKind::kAudio);
 }
 
+// Ollama has no audio or video field: every kind travels in `images`, and its first bytes say which it is
+// (the media layer's probe has the last word). Each sample is the opening of a real file of that format.
+TEST(OllamaChat, AnyMediaInImagesIsToldApartByItsBytes) {
+  struct Sample {
+    std::string bytes;
+    ContentPartKind kind;
+  };
+  const Sample samples[] = {
+      {std::string("RIFF\x24\0\0\0WAVEfmt ", 16), ContentPartKind::kAudio},
+      {std::string("ID3\x04\0\0\0\0\0\0", 10), ContentPartKind::kAudio},
+      {std::string("\xFF\xFB\x90\x64\0\0", 6), ContentPartKind::kAudio},  // an MP3 frame without a tag
+      {std::string("\xFF\xF1\x50\x80\0\0", 6), ContentPartKind::kAudio},  // ADTS AAC
+      {std::string("fLaC\0\0\0\x22", 8), ContentPartKind::kAudio},
+      {std::string("OggS\0\x02\0\0", 8), ContentPartKind::kAudio},
+      {std::string("#!AMR\n", 6), ContentPartKind::kAudio},
+      {std::string("\0\0\0\x20" "ftypM4A \0\0\0\0", 16), ContentPartKind::kAudio},
+      {std::string("\0\0\0\x18" "ftypisom\0\0\0\0", 16), ContentPartKind::kVideo},
+      {std::string("\0\0\0\x14" "ftypqt  \0\0\0\0", 16), ContentPartKind::kVideo},
+      {std::string("\x1A\x45\xDF\xA3\x9F\x42\x86\x81", 8), ContentPartKind::kVideo},
+      {std::string("RIFF\x24\0\0\0AVI LIST", 16), ContentPartKind::kVideo},
+      {std::string("\0\0\0\x1C" "ftypheic\0\0\0\0", 16), ContentPartKind::kImage},
+      {std::string("\0\0\0\x1C" "ftypavif\0\0\0\0", 16), ContentPartKind::kImage},
+      {std::string("RIFF\x24\0\0\0WEBPVP8 ", 16), ContentPartKind::kImage},
+      {std::string("\x89PNG\r\n\x1a\n", 8), ContentPartKind::kImage},
+      {std::string("\xFF\xD8\xFF\xE0\0\x10JFIF", 10), ContentPartKind::kImage},
+      {std::string("GIF89a", 6), ContentPartKind::kImage},
+      {std::string("BM", 2), ContentPartKind::kImage},
+      {std::string("RIFF", 4), ContentPartKind::kImage},     // too short to say: left to the decoder, no crash
+      {std::string("\0\0\0\0ftyp", 8), ContentPartKind::kVideo},  // no brand at all
+      {std::string("x", 1), ContentPartKind::kImage},
+  };
+  std::string images;
+  for (const Sample& s : samples) images += (images.empty() ? "\"" : ",\"") + encode_base64(s.bytes) + "\"";
+  const std::string chat = R"({"model":"m","messages":[{"role":"user","content":"?","images":[)" + images + "]}]}";
+  const std::string generate = R"({"model":"m","prompt":"?","images":[)" + images + "]}";
+  for (const std::string& body : {chat, generate}) {
+    ParseResult pr = body == chat ? parse_ollama_chat(OrderedJson::parse(body)) : parse_ollama_generate(OrderedJson::parse(body));
+    ASSERT_TRUE(pr.ok()) << pr.error->message;
+    const ApiRequest& r = pr.request;
+    ASSERT_EQ(r.media.size(), std::size(samples));
+    const auto& parts = r.conversation.messages.back().parts;
+    for (size_t i = 0; i < std::size(samples); ++i) {
+      EXPECT_EQ(r.media[i].kind, samples[i].kind) << i;
+      EXPECT_EQ(parts[r.media[i].part].kind, samples[i].kind) << i;
+      EXPECT_EQ(r.media[i].bytes, samples[i].bytes) << i;
+    }
+  }
+}
+
+TEST(OllamaChat, MediaOptions) {
+  ApiRequest none = chat_ok(R"({"model":"m","messages":[],"options":{"temperature":0.5}})");
+  EXPECT_EQ(none.media_options, MediaOptions{});
+  ApiRequest r = chat_ok(R"({"model":"m","messages":[],"options":{"image_tokens":1120,"image_size_rule":"google",
+      "video_frames":8.9,"video_frame_tokens":70,"video_audio":true,"video_layout":"google","image_tokens_typo":1}})");
+  EXPECT_EQ(r.media_options.image_tokens, 1120);
+  EXPECT_EQ(r.media_options.image_size_rule, MediaOptions::SizeRule::kGoogle);
+  EXPECT_EQ(r.media_options.video_frames, 8);  // Ollama's integer options truncate a fraction
+  EXPECT_EQ(r.media_options.video_frame_tokens, 70);
+  EXPECT_EQ(r.media_options.video_audio, true);
+  EXPECT_EQ(r.media_options.video_layout, MediaOptions::VideoLayout::kGoogle);
+  ASSERT_EQ(r.warnings.size(), 1u);
+  EXPECT_EQ(r.warnings[0], "options.image_tokens_typo: unknown option, ignored");
+  // The budget is checked against the rule whatever the key order, and on generate too.
+  ApiRequest l = generate_ok(R"({"model":"m","prompt":"p","options":{"image_tokens":500,"image_size_rule":"llama.cpp",
+      "video_frame_tokens":71,"video_layout":"llama.cpp","video_audio":false}})");
+  EXPECT_EQ(l.media_options.image_tokens, 500);
+  EXPECT_EQ(l.media_options.image_size_rule, MediaOptions::SizeRule::kLlamaCpp);
+  EXPECT_EQ(l.media_options.video_frame_tokens, 71);
+  EXPECT_EQ(l.media_options.video_audio, false);
+  EXPECT_EQ(chat_error(R"({"model":"m","messages":[],"options":{"image_tokens":500}})"),
+            "options.image_tokens: expected 70, 140, 280, 560 or 1120 (the size rule is google; llama.cpp's takes any of "
+            "70..1120), found 500");
+  EXPECT_EQ(generate_error(R"({"model":"m","prompt":"p","options":{"image_tokens":2000,"image_size_rule":"llama.cpp"}})"),
+            "options.image_tokens: expected an integer in [70, 1120] (the size rule is llama.cpp), found 2000");
+  EXPECT_EQ(chat_error(R"({"model":"m","messages":[],"options":{"video_frames":100}})"),
+            "options.video_frames: expected an integer in [1, 64], found 100");
+  EXPECT_EQ(chat_error(R"({"model":"m","messages":[],"options":{"video_frames":-3}})"),
+            "options.video_frames: expected an integer in [1, 64], found -3");
+  EXPECT_EQ(chat_error(R"({"model":"m","messages":[],"options":{"video_frame_tokens":71}})"),
+            "options.video_frame_tokens: expected 70, 140, 280, 560 or 1120 (the video layout is google; llama.cpp's "
+            "takes any of 70..1120), found 71");
+  EXPECT_EQ(chat_error(R"({"model":"m","messages":[],"options":{"image_size_rule":"bicubic"}})"),
+            "options.image_size_rule: expected \"google\" or \"llama.cpp\", found string \"bicubic\"");
+  EXPECT_EQ(chat_error(R"({"model":"m","messages":[],"options":{"video_layout":1}})"),
+            "options.video_layout: expected \"google\" or \"llama.cpp\", found number 1");
+  EXPECT_EQ(chat_error(R"({"model":"m","messages":[],"options":{"video_audio":1}})"),
+            "options.video_audio: expected true or false, found number 1");
+  EXPECT_EQ(chat_error(R"({"model":"m","messages":[],"options":{"image_tokens":"big"}})"),
+            "options.image_tokens: expected an integer (a JSON number), found string \"big\"");
+  ParseResult e = parse_ollama_chat(J(R"({"model":"m","messages":[],"options":{"video_frames":0}})"));
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.error->param, "options.video_frames");
+}
+
 TEST(OllamaChat, BadBase64IsAClearError) {
   EXPECT_EQ(chat_error(R"({"model":"m","messages":[{"role":"user","content":"x","images":["aGVsbG8=","aGV%bG8="]}]})"),
             "messages[0].images[1]: expected standard base64 (A-Z a-z 0-9 + /, '=' padded), found invalid character "

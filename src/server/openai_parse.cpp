@@ -1,7 +1,9 @@
 // OpenAI-compatible request bodies (api-compat.md §2.7), mapped the way Ollama's compatibility layer maps them.
 #include <algorithm>
+#include <cctype>
 
 #include "server/client_json.h"
+#include "server/data_uri.h"
 #include "server/api_parse.h"
 #include "server/ollama_options.h"
 #include "server/parse_common.h"
@@ -14,26 +16,83 @@ void require_object_body(const OrderedJson& body) {
   if (!body.is_object()) fail_field("request body", "a JSON object", &body);
 }
 
-// A data: URI's media type and bytes. Anything else (http, https, file) is refused: locus fetches nothing on
-// a client's behalf.
+// A media URL: a data: URI's bytes and declared type, or an http(s) URL kept for the HTTP side (which fetches
+// it when the server allows fetching and refuses the request otherwise). file: and anything else are refused:
+// a request never makes the server read a file.
 MediaInput media_from_url(const OrderedJson& url, const std::string& path) {
   if (!url.is_string()) fail_field(path, "a data: URI string", &url);
   const std::string& s = url.get_ref<const std::string&>();
-  if (s.rfind("data:", 0) != 0) {
-    const bool remote = s.rfind("http://", 0) == 0 || s.rfind("https://", 0) == 0;
-    throw FieldError(path, path + ": expected a data: URI with base64 bytes, found " +
-                               (remote ? "a remote URL (locus does not fetch media)" : describe_json(&url)));
+  MediaInput in;
+  switch (classify_media_url(s)) {
+    case MediaUrlKind::kData: {
+      DataUriResult d = parse_data_uri(s);
+      if (!d.uri) throw FieldError(path, path + ": " + d.error);
+      in.mime = std::move(d.uri->mime);
+      in.bytes = std::move(d.uri->bytes);
+      return in;
+    }
+    case MediaUrlKind::kRemote:
+      in.url = s;
+      in.param = path;
+      return in;
+    case MediaUrlKind::kFile:
+      throw FieldError(path, path + ": expected a data: URI with the bytes in base64, found a file: URL (a request "
+                                    "never makes the server read a file)");
+    case MediaUrlKind::kOther:
+      break;
   }
-  const size_t comma = s.find(',');
-  const std::string header = s.substr(5, comma == std::string::npos ? std::string::npos : comma - 5);
-  if (comma == std::string::npos || header.size() < 7 || header.substr(header.size() - 7) != ";base64") {
-    throw FieldError(path, path + ": expected a data: URI of the form data:<type>;base64,<data>, found " +
-                               describe_json(&url));
+  fail_field(path, "a data: URI (data:<type>;base64,<data>) or an http(s) URL", &url);
+}
+
+// input_audio.data / input_video.data: bare base64 (OpenAI's form), or a data: URI (llama-server takes one).
+MediaInput media_from_data(const OrderedJson& data, const std::string& path) {
+  if (data.is_string() && classify_media_url(data.get_ref<const std::string&>()) == MediaUrlKind::kData) {
+    return media_from_url(data, path);
   }
   MediaInput in;
-  in.mime = header.substr(0, header.size() - 7);
-  in.bytes = decode_media_base64(OrderedJson(s.substr(comma + 1)), path);
+  in.bytes = decode_media_base64(data, path);
   return in;
+}
+
+// OpenAI `detail`: low and high are fixed budgets, auto (or none) leaves the request's or server's.
+std::optional<int32_t> read_detail(const OrderedJson& image_url, const std::string& path) {
+  const OrderedJson* d = find_field(image_url, "detail");
+  if (d == nullptr) return std::nullopt;
+  if (d->is_string()) {
+    const std::string& s = d->get_ref<const std::string&>();
+    if (s == "auto") return std::nullopt;
+    if (s == "low") return kDetailLowTokens;
+    if (s == "high") return kDetailHighTokens;
+  }
+  fail_field(field_path(path, "detail"), "\"auto\", \"low\" or \"high\"", d);
+}
+
+// {"url": ...} or, as some clients send it, the URL string itself (image_url, video_url).
+MediaInput media_from_url_part(const OrderedJson& part, const std::string& key, const std::string& path) {
+  const OrderedJson* u = find_field(part, key);
+  const std::string up = field_path(path, key);
+  if (u != nullptr && u->is_string()) return media_from_url(*u, up);
+  if (u == nullptr || !u->is_object()) fail_field(up, "an object {\"url\"}", u);
+  const OrderedJson* url = find_field(*u, "url");
+  if (url == nullptr) fail_field(field_path(up, "url"), "a data: URI string", nullptr);
+  MediaInput in = media_from_url(*url, field_path(up, "url"));
+  if (key == "image_url") in.max_tokens = read_detail(*u, up);
+  return in;
+}
+
+// input_audio's `format` is only what the client says (the bytes decide): a short name such as "wav", "mp3",
+// "flac", "ogg", "m4a" or "webm", kept as the type "audio/<format>".
+std::string audio_format(const OrderedJson& a, const std::string& path) {
+  const OrderedJson* f = find_field(a, "format");
+  if (f == nullptr) return "";
+  const std::string fp = field_path(path, "format");
+  if (!f->is_string()) fail_field(fp, "a format name such as \"wav\" or \"mp3\"", f);
+  std::string s = f->get<std::string>();
+  const bool ok = !s.empty() && s.size() <= 16 &&
+                  std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isalnum(c) || c == '-' || c == '.'; });
+  if (!ok) fail_field(fp, "a format name such as \"wav\" or \"mp3\"", f);
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
 }
 
 text::ContentPart parse_part(const OrderedJson& part, const std::string& path, MediaInput& media, bool& is_media) {
@@ -49,15 +108,7 @@ text::ContentPart parse_part(const OrderedJson& part, const std::string& path, M
   }
   is_media = true;
   if (type == "image_url") {
-    const OrderedJson* iu = find_field(part, "image_url");
-    const std::string ip = field_path(path, "image_url");
-    if (iu != nullptr && iu->is_string()) {
-      media = media_from_url(*iu, ip);  // some clients send the URL directly
-    } else {
-      if (iu == nullptr || !iu->is_object()) fail_field(ip, "an object {\"url\"}", iu);
-      const OrderedJson* url = find_field(*iu, "url");
-      media = media_from_url(url == nullptr ? OrderedJson() : *url, field_path(ip, "url"));
-    }
+    media = media_from_url_part(part, "image_url", path);
     media.kind = p.kind = text::ContentPartKind::kImage;
     return p;
   }
@@ -65,34 +116,43 @@ text::ContentPart parse_part(const OrderedJson& part, const std::string& path, M
     const OrderedJson* a = find_field(part, "input_audio");
     const std::string ap = field_path(path, "input_audio");
     if (a == nullptr || !a->is_object()) fail_field(ap, "an object {\"data\", \"format\"}", a);
-    const auto format = read_string(*a, "format", ap);
-    static constexpr const char* kFormats[] = {"wav", "mp3", "flac", "ogg"};
-    if (!format || std::none_of(std::begin(kFormats), std::end(kFormats), [&](const char* f) { return *format == f; })) {
-      fail_field(field_path(ap, "format"), "\"wav\", \"mp3\", \"flac\" or \"ogg\"", find_field(*a, "format"));
+    const std::string format = audio_format(*a, ap);
+    if (const OrderedJson* data = find_field(*a, "data")) {
+      media = media_from_data(*data, field_path(ap, "data"));
+    } else if (const OrderedJson* url = find_field(*a, "url")) {
+      media = media_from_url(*url, field_path(ap, "url"));
+    } else {
+      fail_field(field_path(ap, "data"), "a base64 string", nullptr);
     }
-    const OrderedJson* data = find_field(*a, "data");
-    if (data == nullptr) fail_field(field_path(ap, "data"), "a base64 string", nullptr);
-    media.bytes = decode_media_base64(*data, field_path(ap, "data"));
-    media.mime = "audio/" + *format;
+    if (media.mime.empty() && !format.empty()) media.mime = "audio/" + format;
     media.kind = p.kind = text::ContentPartKind::kAudio;
+    return p;
+  }
+  if (type == "video_url") {
+    media = media_from_url_part(part, "video_url", path);
+    media.kind = p.kind = text::ContentPartKind::kVideo;
     return p;
   }
   if (type == "input_video") {
     const OrderedJson* v = find_field(part, "input_video");
     const std::string vp = field_path(path, "input_video");
-    if (v == nullptr || !v->is_object()) fail_field(vp, "an object {\"data\"} or {\"url\"}", v);
-    if (const OrderedJson* data = find_field(*v, "data")) {
-      media.bytes = decode_media_base64(*data, field_path(vp, "data"));
-    } else if (const OrderedJson* url = find_field(*v, "url")) {
-      media = media_from_url(*url, field_path(vp, "url"));
+    if (v != nullptr && v->is_string()) {
+      media = media_from_url(*v, vp);
     } else {
-      fail_field(vp, "an object {\"data\"} or {\"url\"}", v);
+      if (v == nullptr || !v->is_object()) fail_field(vp, "an object {\"data\"} or {\"url\"}", v);
+      if (const OrderedJson* data = find_field(*v, "data")) {
+        media = media_from_data(*data, field_path(vp, "data"));
+      } else if (const OrderedJson* url = find_field(*v, "url")) {
+        media = media_from_url(*url, field_path(vp, "url"));
+      } else {
+        fail_field(vp, "an object {\"data\"} or {\"url\"}", v);
+      }
     }
     media.kind = p.kind = text::ContentPartKind::kVideo;
     return p;
   }
-  fail_field(field_path(path, "type"), "\"text\", \"image_url\", \"input_audio\" or \"input_video\"",
-             find_field(part, "type"));
+  fail_field(field_path(path, "type"),
+             "\"text\", \"image_url\", \"input_audio\", \"video_url\" or \"input_video\"", find_field(part, "type"));
 }
 
 // OpenAI's arguments are a JSON-encoded string; an empty string means no arguments.
@@ -292,6 +352,12 @@ ParseResult parse_openai_chat(const OrderedJson& body) {
       if (const OrderedJson* effort = find_field(*reasoning, "effort")) r.think = parse_effort(*effort, "reasoning.effort");
     }
     parse_openai_sampling(body, r);
+    // locus's media options, as top-level fields under the names Ollama's `options` use.
+    for (const char* key : {"image_tokens", "image_size_rule", "video_frames", "video_frame_tokens", "video_audio",
+                            "video_layout"}) {
+      if (const OrderedJson* v = find_field(body, key)) read_media_option(key, *v, key, false, r.media_options);
+    }
+    if (auto e = check_media_options(r.media_options, "")) throw FieldError(e->param, e->message);
     r.logprobs = read_bool(body, "logprobs", "").value_or(false);
     r.top_logprobs = read_top_logprobs(body, "top_logprobs", "");
     // OpenAI refuses alternatives without the chosen tokens' logprobs rather than ignoring them.

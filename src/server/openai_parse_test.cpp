@@ -248,28 +248,189 @@ TEST(OpenAiChat, MediaErrors) {
   auto part = [](const std::string& p) {
     return R"({"model":"m","messages":[{"role":"user","content":[)" + p + "]}]}";
   };
-  ApiError remote = chat_fail(part(R"({"type":"image_url","image_url":{"url":"https://example.com/cat.png"}})"));
-  EXPECT_EQ(remote.message,
-            "messages[0].content[0].image_url.url: expected a data: URI with base64 bytes, found a remote URL (locus "
-            "does not fetch media)");
-  EXPECT_EQ(remote.param, "messages[0].content[0].image_url.url");
-  EXPECT_EQ(chat_error(part(R"({"type":"image_url","image_url":{"url":"data:image/png,rawbytes"}})")),
-            "messages[0].content[0].image_url.url: expected a data: URI of the form data:<type>;base64,<data>, found "
-            "string \"data:image/png,rawbytes\"");
-  EXPECT_EQ(chat_error(part(R"({"type":"image_url","image_url":{"url":"data:image/png;base64,ab$d"}})")),
-            "messages[0].content[0].image_url.url: expected standard base64 (A-Z a-z 0-9 + /, '=' padded), found "
-            "invalid character '$' at offset 2");
-  EXPECT_EQ(chat_error(part(R"({"type":"input_audio","input_audio":{"data":"aGVs","format":"aac"}})")),
-            "messages[0].content[0].input_audio.format: expected \"wav\", \"mp3\", \"flac\" or \"ogg\", found string \"aac\"");
-  EXPECT_EQ(chat_error(part(R"({"type":"input_audio","input_audio":{"data":"data:audio/wav;base64,aGVs","format":"wav"}})")),
-            "messages[0].content[0].input_audio.data: expected standard base64 (A-Z a-z 0-9 + /, '=' padded), found "
-            "invalid character ':' at offset 4");
-  EXPECT_EQ(chat_error(part(R"({"type":"file","file":{}})")),
-            "messages[0].content[0].type: expected \"text\", \"image_url\", \"input_audio\" or \"input_video\", found "
-            "string \"file\"");
-  EXPECT_EQ(chat_error(part(R"({"type":"text"})")), "messages[0].content[0].text: expected a string, found nothing");
-  EXPECT_EQ(chat_error(part(R"({"type":"input_video","input_video":{}})")),
-            "messages[0].content[0].input_video: expected an object {\"data\"} or {\"url\"}, found an object");
+  struct Case {
+    std::string part;
+    std::string message;
+    std::string param;
+  };
+  const std::string p0 = "messages[0].content[0]";
+  const Case cases[] = {
+      {R"({"type":"image_url","image_url":{"url":"data:image/png,rawbytes"}})",
+       p0 + ".image_url.url: expected base64 data (data:<type>;base64,<data>), found the header \"image/png\" without ;base64",
+       p0 + ".image_url.url"},
+      {R"({"type":"image_url","image_url":{"url":"data:image/png;base64,ab$d"}})",
+       p0 + ".image_url.url: expected standard base64 (A-Z a-z 0-9 + /, '=' padded) after the comma, found invalid "
+            "character '$' at offset 2", p0 + ".image_url.url"},
+      {R"({"type":"image_url","image_url":{"url":"data:image/png;base64,"}})",
+       p0 + ".image_url.url: expected media bytes in base64 after the comma, found none", p0 + ".image_url.url"},
+      {R"({"type":"image_url","image_url":{"url":"data:image/png;base64"}})",
+       p0 + ".image_url.url: expected a data: URI (data:<type>;base64,<data>), found no ',' before the data",
+       p0 + ".image_url.url"},
+      {R"({"type":"image_url","image_url":{"url":"file:///etc/passwd"}})",
+       p0 + ".image_url.url: expected a data: URI with the bytes in base64, found a file: URL (a request never makes "
+            "the server read a file)", p0 + ".image_url.url"},
+      {R"({"type":"image_url","image_url":{"url":"FILE:/etc/passwd"}})",
+       p0 + ".image_url.url: expected a data: URI with the bytes in base64, found a file: URL (a request never makes "
+            "the server read a file)", p0 + ".image_url.url"},
+      {R"({"type":"image_url","image_url":{"url":"aGVsbG8="}})",
+       p0 + ".image_url.url: expected a data: URI (data:<type>;base64,<data>) or an http(s) URL, found string \"aGVsbG8=\"",
+       p0 + ".image_url.url"},
+      {R"({"type":"image_url","image_url":{"url":"ftp://example.com/a.png"}})",
+       p0 + ".image_url.url: expected a data: URI (data:<type>;base64,<data>) or an http(s) URL, found string "
+            "\"ftp://example.com/a.png\"", p0 + ".image_url.url"},
+      {R"({"type":"image_url","image_url":{}})", p0 + ".image_url.url: expected a data: URI string, found nothing",
+       p0 + ".image_url.url"},
+      {R"({"type":"image_url","image_url":{"url":7}})", p0 + ".image_url.url: expected a data: URI string, found number 7",
+       p0 + ".image_url.url"},
+      {R"({"type":"image_url"})", p0 + ".image_url: expected an object {\"url\"}, found nothing", p0 + ".image_url"},
+      {R"({"type":"image_url","image_url":{"url":"data:image/png;base64,aGVs","detail":"medium"}})",
+       p0 + ".image_url.detail: expected \"auto\", \"low\" or \"high\", found string \"medium\"", p0 + ".image_url.detail"},
+      {R"({"type":"input_audio","input_audio":{"data":"aGVs","format":"a a"}})",
+       p0 + ".input_audio.format: expected a format name such as \"wav\" or \"mp3\", found string \"a a\"",
+       p0 + ".input_audio.format"},
+      {R"({"type":"input_audio","input_audio":{"data":"aGVs","format":3}})",
+       p0 + ".input_audio.format: expected a format name such as \"wav\" or \"mp3\", found number 3",
+       p0 + ".input_audio.format"},
+      {R"({"type":"input_audio","input_audio":{"format":"wav"}})",
+       p0 + ".input_audio.data: expected a base64 string, found nothing", p0 + ".input_audio.data"},
+      {R"({"type":"input_audio","input_audio":{"data":"aGV%bG8=","format":"wav"}})",
+       p0 + ".input_audio.data: expected standard base64 (A-Z a-z 0-9 + /, '=' padded), found invalid character '%' at "
+            "offset 3", p0 + ".input_audio.data"},
+      {R"({"type":"input_audio","input_audio":{"data":"data:audio/wav,raw","format":"wav"}})",
+       p0 + ".input_audio.data: expected base64 data (data:<type>;base64,<data>), found the header \"audio/wav\" without "
+            ";base64", p0 + ".input_audio.data"},
+      {R"({"type":"video_url","video_url":{"url":"data:video/mp4;base64,!!!!"}})",
+       p0 + ".video_url.url: expected standard base64 (A-Z a-z 0-9 + /, '=' padded) after the comma, found invalid "
+            "character '!' at offset 0", p0 + ".video_url.url"},
+      {R"({"type":"video_url","video_url":{"url":"file:///tmp/a.mp4"}})",
+       p0 + ".video_url.url: expected a data: URI with the bytes in base64, found a file: URL (a request never makes "
+            "the server read a file)", p0 + ".video_url.url"},
+      {R"({"type":"input_video","input_video":{}})",
+       p0 + ".input_video: expected an object {\"data\"} or {\"url\"}, found an object", p0 + ".input_video"},
+      {R"({"type":"input_video","input_video":{"url":"file:///tmp/a.mp4"}})",
+       p0 + ".input_video.url: expected a data: URI with the bytes in base64, found a file: URL (a request never makes "
+            "the server read a file)", p0 + ".input_video.url"},
+      {R"({"type":"file","file":{}})",
+       p0 + ".type: expected \"text\", \"image_url\", \"input_audio\", \"video_url\" or \"input_video\", found string \"file\"",
+       p0 + ".type"},
+      {R"({"type":"text"})", p0 + ".text: expected a string, found nothing", p0 + ".text"},
+  };
+  for (const Case& c : cases) {
+    const ApiError e = chat_fail(part(c.part));
+    EXPECT_EQ(e.http_status, 400) << c.part;
+    EXPECT_EQ(e.message, c.message) << c.part;
+    EXPECT_EQ(e.param, c.param) << c.part;
+  }
+}
+
+TEST(OpenAiChat, MediaPartsInEveryFormClientsSend) {
+  const std::string wav("RIFF\x24\0\0\0WAVEfmt ", 16);
+  const std::string mp4("\0\0\0\x18" "ftypisom\0\0\0\0", 16);
+  const std::string png("\x89PNG\r\n\x1a\n", 8);
+  const std::string b_wav = encode_base64(wav), b_mp4 = encode_base64(mp4), b_png = encode_base64(png);
+  ApiRequest r = chat_ok(R"({"model":"m","messages":[{"role":"user","content":[
+      {"type":"image_url","image_url":"data:image/png;base64,)" + b_png + R"("},
+      {"type":"image_url","image_url":{"url":"data:image/png;base64,)" + b_png + R"(","detail":"high"}},
+      {"type":"image_url","image_url":{"url":"data:image/png;base64,)" + b_png + R"(","detail":"auto"}},
+      {"type":"input_audio","input_audio":{"data":")" + b_wav + R"(","format":"M4A"}},
+      {"type":"input_audio","input_audio":{"data":"data:audio/wav;base64,)" + b_wav + R"("}},
+      {"type":"input_audio","input_audio":{"url":"data:audio/flac;base64,)" + b_wav + R"("}},
+      {"type":"video_url","video_url":{"url":"data:video/mp4;base64,)" + b_mp4 + R"("}},
+      {"type":"video_url","video_url":"data:video/webm;base64,)" + b_mp4 + R"("},
+      {"type":"input_video","input_video":{"data":")" + b_mp4 + R"("}},
+      {"type":"input_video","input_video":{"data":"data:video/mp4;base64,)" + b_mp4 + R"("}},
+      {"type":"input_video","input_video":{"url":"data:video/quicktime;base64,)" + b_mp4 + R"("}},
+      {"type":"text","text":"What happens?"}]}]})");
+  const auto& parts = r.conversation.messages[0].parts;
+  ASSERT_EQ(parts.size(), 12u);
+  ASSERT_EQ(r.media.size(), 11u);
+  const ContentPartKind kinds[] = {ContentPartKind::kImage, ContentPartKind::kImage, ContentPartKind::kImage,
+                                   ContentPartKind::kAudio, ContentPartKind::kAudio, ContentPartKind::kAudio,
+                                   ContentPartKind::kVideo, ContentPartKind::kVideo, ContentPartKind::kVideo,
+                                   ContentPartKind::kVideo, ContentPartKind::kVideo};
+  const char* mimes[] = {"image/png", "image/png", "image/png", "audio/m4a", "audio/wav", "audio/flac",
+                         "video/mp4", "video/webm", "", "video/mp4", "video/quicktime"};
+  for (size_t i = 0; i < r.media.size(); ++i) {
+    EXPECT_EQ(r.media[i].kind, kinds[i]) << i;
+    EXPECT_EQ(parts[i].kind, kinds[i]) << i;
+    EXPECT_EQ(r.media[i].part, i);
+    EXPECT_EQ(r.media[i].message, 0u);
+    EXPECT_EQ(r.media[i].mime, mimes[i]) << i;
+    EXPECT_EQ(r.media[i].bytes, i < 3 ? png : i < 6 ? wav : mp4) << i;
+    EXPECT_TRUE(r.media[i].url.empty());
+  }
+  EXPECT_FALSE(r.media[0].max_tokens);
+  EXPECT_EQ(r.media[1].max_tokens, 1120);
+  EXPECT_FALSE(r.media[2].max_tokens);  // auto: the request's or the server's budget
+  EXPECT_EQ(parts[11].text, "What happens?");
+  // detail low, and a data URI whose type lies (WAV bytes said to be a JPEG): taken as sent, the bytes decide.
+  ApiRequest low = chat_ok(R"({"model":"m","messages":[{"role":"user","content":[
+      {"type":"image_url","image_url":{"url":"data:image/jpeg;base64,)" + b_wav + R"(","detail":"low"}}]}]})");
+  EXPECT_EQ(low.media[0].max_tokens, 70);
+  EXPECT_EQ(low.media[0].mime, "image/jpeg");
+  EXPECT_EQ(low.media[0].bytes, wav);
+}
+
+TEST(OpenAiChat, RemoteUrlsAreKeptForTheServerToRefuseOrFetch) {
+  ApiRequest r = chat_ok(R"({"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"look"},
+      {"type":"image_url","image_url":{"url":"https://example.com/cat.png","detail":"low"}},
+      {"type":"video_url","video_url":{"url":"HTTP://example.com/v.mp4"}}]}]})");
+  ASSERT_EQ(r.media.size(), 2u);
+  EXPECT_EQ(r.media[0].url, "https://example.com/cat.png");
+  EXPECT_EQ(r.media[0].param, "messages[0].content[1].image_url.url");
+  EXPECT_TRUE(r.media[0].bytes.empty());
+  EXPECT_EQ(r.media[0].max_tokens, 70);
+  EXPECT_EQ(r.media[1].url, "HTTP://example.com/v.mp4");
+  EXPECT_EQ(r.media[1].kind, ContentPartKind::kVideo);
+  EXPECT_EQ(r.media[1].param, "messages[0].content[2].video_url.url");
+}
+
+TEST(OpenAiChat, MediaOptionsAsTopLevelFields) {
+  ApiRequest none = chat_ok(with(""));
+  EXPECT_EQ(none.media_options, MediaOptions{});
+  ApiRequest r = chat_ok(with(R"("image_tokens":560,"video_frames":16,"video_frame_tokens":140,"video_audio":true,
+      "video_layout":"google","image_size_rule":"google")"));
+  EXPECT_EQ(r.media_options.image_tokens, 560);
+  EXPECT_EQ(r.media_options.image_size_rule, MediaOptions::SizeRule::kGoogle);
+  EXPECT_EQ(r.media_options.video_frames, 16);
+  EXPECT_EQ(r.media_options.video_frame_tokens, 140);
+  EXPECT_EQ(r.media_options.video_audio, true);
+  EXPECT_EQ(r.media_options.video_layout, MediaOptions::VideoLayout::kGoogle);
+  ApiRequest l = chat_ok(with(R"("image_size_rule":"llama.cpp","image_tokens":333,"video_layout":"llama.cpp",
+      "video_frame_tokens":100,"video_frames":64.0)"));
+  EXPECT_EQ(l.media_options.image_size_rule, MediaOptions::SizeRule::kLlamaCpp);
+  EXPECT_EQ(l.media_options.image_tokens, 333);
+  EXPECT_EQ(l.media_options.video_frame_tokens, 100);
+  EXPECT_EQ(l.media_options.video_frames, 64);
+  struct Case {
+    std::string extra;
+    std::string message;
+  };
+  const Case cases[] = {
+      {R"("image_tokens":300)", "image_tokens: expected 70, 140, 280, 560 or 1120 (the size rule is google; llama.cpp's "
+                                "takes any of 70..1120), found 300"},
+      {R"("image_tokens":1200,"image_size_rule":"llama.cpp")",
+       "image_tokens: expected an integer in [70, 1120] (the size rule is llama.cpp), found 1200"},
+      {R"("image_tokens":69,"image_size_rule":"llama.cpp")",
+       "image_tokens: expected an integer in [70, 1120] (the size rule is llama.cpp), found 69"},
+      {R"("image_tokens":280.5)", "image_tokens: expected an integer, found number 280.5"},
+      {R"("image_tokens":"280")", "image_tokens: expected an integer, found string \"280\""},
+      {R"("image_tokens":1e12)", "image_tokens: expected an integer in the 32-bit range, found number 1000000000000.0"},
+      {R"("image_size_rule":"pillow")", "image_size_rule: expected \"google\" or \"llama.cpp\", found string \"pillow\""},
+      {R"("video_layout":true)", "video_layout: expected \"google\" or \"llama.cpp\", found true"},
+      {R"("video_frames":0)", "video_frames: expected an integer in [1, 64], found 0"},
+      {R"("video_frames":65)", "video_frames: expected an integer in [1, 64], found 65"},
+      {R"("video_frame_tokens":100)", "video_frame_tokens: expected 70, 140, 280, 560 or 1120 (the video layout is "
+                                      "google; llama.cpp's takes any of 70..1120), found 100"},
+      {R"("video_frame_tokens":2000,"video_layout":"llama.cpp")",
+       "video_frame_tokens: expected an integer in [70, 1120] (the video layout is llama.cpp), found 2000"},
+      {R"("video_audio":"yes")", "video_audio: expected true or false, found string \"yes\""},
+  };
+  for (const Case& c : cases) {
+    const ApiError e = chat_fail(with(c.extra));
+    EXPECT_EQ(e.message, c.message) << c.extra;
+    EXPECT_EQ(e.param, c.message.substr(0, c.message.find(':'))) << c.extra;
+  }
 }
 
 TEST(OpenAiChat, RequestErrors) {

@@ -32,13 +32,27 @@ std::string decode_media_base64(const OrderedJson& value, const std::string& pat
 }
 
 text::ContentPartKind sniff_media_kind(std::string_view b) {
-  auto at = [&](size_t offset, std::string_view magic) { return b.substr(offset, magic.size()) == magic; };
-  const bool wav = at(0, "RIFF") && at(8, "WAVE");
-  const bool mp3 = at(0, "ID3") ||
+  auto at = [&](size_t offset, std::string_view magic) {
+    return b.size() >= offset + magic.size() && b.substr(offset, magic.size()) == magic;
+  };
+  using K = text::ContentPartKind;
+  if (at(0, "RIFF")) return at(8, "WAVE") ? K::kAudio : at(8, "AVI ") ? K::kVideo : K::kImage;  // else WEBP
+  const bool mp3 = at(0, "ID3") ||  // also ADTS AAC, whose sync word matches
                    (b.size() >= 2 && static_cast<unsigned char>(b[0]) == 0xFF &&
                     (static_cast<unsigned char>(b[1]) & 0xE0) == 0xE0);
-  if (wav || mp3 || at(0, "fLaC") || at(0, "OggS")) return text::ContentPartKind::kAudio;
-  return text::ContentPartKind::kImage;
+  if (mp3 || at(0, "fLaC") || at(0, "OggS") || at(0, "#!AMR")) return K::kAudio;
+  if (at(0, "\x1A\x45\xDF\xA3")) return K::kVideo;  // EBML: WebM, Matroska
+  if (at(4, "ftyp")) {  // ISO base media: the major brand tells audio, still images and video apart
+    const std::string_view brand = b.substr(8, std::min<size_t>(4, b.size() - 8));
+    for (std::string_view a : {"M4A ", "M4B ", "M4P ", "F4A ", "F4B "}) {
+      if (brand == a) return K::kAudio;
+    }
+    for (std::string_view i : {"heic", "heix", "heim", "heis", "hevc", "hevx", "mif1", "msf1", "avif", "avis"}) {
+      if (brand == i) return K::kImage;
+    }
+    return K::kVideo;
+  }
+  return K::kImage;
 }
 
 std::vector<nlohmann::json> parse_tools(const OrderedJson& tools, const std::string& path) {
@@ -153,9 +167,10 @@ Format parse_ollama_format(const OrderedJson& v) {
 void parse_ollama_common(const OrderedJson& body, ApiRequest& r) {
   if (const OrderedJson* f = find_field(body, "format")) r.format = parse_ollama_format(*f);
   if (const OrderedJson* o = find_field(body, "options")) {
-    apply_ollama_options(*o, "options", r.options, r.runner, r.warnings);
+    apply_ollama_options(*o, "options", r.options, r.runner, r.warnings, &r.media_options);
   }
   check_sampling(r.options, "options.");
+  if (auto e = check_media_options(r.media_options, "options.")) throw FieldError(e->param, e->message);
   r.stream = read_bool(body, "stream", "").value_or(true);
   if (const OrderedJson* k = find_field(body, "keep_alive")) r.keep_alive = parse_keep_alive(*k, "keep_alive");
   if (const OrderedJson* t = find_field(body, "think")) r.think = parse_ollama_think(*t);

@@ -18,8 +18,11 @@ text::ChatRole parse_role(const OrderedJson* value, const std::string& path);
 // Strict standard base64 into bytes; the error names `path` and what was wrong.
 std::string decode_media_base64(const OrderedJson& value, const std::string& path);
 
-// Ollama carries audio inside `images`, so the kind comes from the bytes: WAV (RIFF....WAVE), MP3 (ID3 tag or
-// an MPEG frame sync), FLAC (fLaC) and Ogg (OggS) are audio, anything else is left to the image decoder.
+// Ollama carries audio inside `images`, so the kind comes from the first bytes: WAV (RIFF....WAVE), MP3 (ID3
+// tag or an MPEG frame sync, which ADTS AAC shares), FLAC, Ogg and AMR are audio; AVI (RIFF....AVI ), EBML
+// (WebM, Matroska) and ISO media files (....ftyp) other than M4A-style audio and HEIF/AVIF images are video;
+// anything else is left to the image decoder. A reading of magic bytes only: the media layer probes the
+// content and has the last word (an audio-only WebM reads as video here).
 text::ContentPartKind sniff_media_kind(std::string_view bytes);
 
 // `tools`: an array of {"type":"function","function":{"name", "description"?, "parameters"?}}.

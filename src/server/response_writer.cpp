@@ -11,6 +11,7 @@
 
 #include "server/ollama_writer.h"
 #include "server/openai_writer.h"
+#include "server/transcription.h"
 
 namespace locus::server {
 
@@ -86,6 +87,7 @@ nlohmann::ordered_json wire_logprob_json(const WireLogprob& t) {
 
 std::unique_ptr<ResponseWriter> make_response_writer(const ApiRequest& request, WriterConfig config) {
   if (!config.now) config.now = [] { return std::chrono::system_clock::now(); };
+  if (request.api == Api::kOpenAiTranscription) return make_transcription_writer(request, std::move(config));
   if (is_openai(request.api)) return make_openai_writer(request, std::move(config));
   return make_ollama_writer(request, std::move(config));
 }

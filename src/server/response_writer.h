@@ -39,6 +39,10 @@ struct DoneEvent {
   int64_t prompt_eval_duration_ns = 0;
   int64_t eval_duration_ns = 0;
   std::vector<int32_t> context;  // Ollama generate (not raw): the conversation's tokens, for the next request
+  // Seconds of sound in the request's media as the media layer decoded them (audio clips, and the sound tracks
+  // of videos that were fed with it), summed; 0 when there was none. The backend fills it; the transcription
+  // writer reports it as verbose_json's `duration`.
+  double input_audio_seconds = 0;
 };
 
 // The runtime's result as a DoneEvent: counts and durations copied, total = prompt eval + eval (add loading and

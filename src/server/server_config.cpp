@@ -175,6 +175,12 @@ std::optional<std::string> apply_environment(ServeOptions& o,
     o.model_files.insert(o.model_files.begin(), specs.begin(), specs.end());
   }
   if (auto v = get("LOCUS_MODEL_DIR")) o.model_dirs.insert(o.model_dirs.begin(), std::string(trim(*v)));
+  if (auto v = get("LOCUS_ALLOW_MEDIA_URLS")) {
+    const std::string t(trim(*v));
+    if (t == "1" || t == "true") o.allow_media_urls = true;
+    else if (t == "0" || t == "false") o.allow_media_urls = false;
+    else return "LOCUS_ALLOW_MEDIA_URLS: expected 1, true, 0 or false, found '" + *v + "'";
+  }
   return std::nullopt;
 }
 

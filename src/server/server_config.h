@@ -60,6 +60,13 @@ struct ServeOptions {
   // only name models: serving a file is the operator's choice, made here.
   std::vector<std::string> model_files;  // "NAME=PATH[,mmproj=FILE]": LOCUS_MODEL_FILES's, then --model's
   std::vector<std::string> model_dirs;   // LOCUS_MODEL_DIR, then --model-dir's
+  // Media named by http(s) URLs in OpenAI content parts (LOCUS_ALLOW_MEDIA_URLS): refused when off (the
+  // default); when on, fetched under media_fetch.h's rules (public addresses only, no redirects, no proxy),
+  // all of a request's together within max_request_bytes and media_url_timeout.
+  bool allow_media_urls = false;
+  std::chrono::milliseconds media_url_timeout{30'000};
+  // For tests only (never from the environment): let fetches reach loopback, where tests serve media.
+  bool media_urls_allow_loopback_for_tests = false;
 };
 
 // A comma-separated list; blanks trimmed, empty items dropped.
@@ -83,7 +90,8 @@ std::string error_body_for_path(std::string_view path, const ApiError& error);
 // The environment's settings over the defaults: LOCUS_HOST, LOCUS_API_KEY, LOCUS_ORIGINS, LOCUS_MAX_REQUEST_BYTES,
 // LOCUS_NUM_PARALLEL, LOCUS_MAX_QUEUE, LOCUS_CONTEXT_LENGTH, LOCUS_KEEP_ALIVE, LOCUS_ALLOWED_HOSTS,
 // LOCUS_MAX_CONNECTIONS, LOCUS_MODEL_FILES (comma-separated NAME=PATH, each optionally followed by
-// ",mmproj=FILE" or ",mmproj=none"), LOCUS_MODEL_DIR. `getenv` is injectable
+// ",mmproj=FILE" or ",mmproj=none"), LOCUS_MODEL_DIR, LOCUS_ALLOW_MEDIA_URLS
+// (1 | true | 0 | false). `getenv` is injectable
 // for tests.
 // Returns an error line naming the variable, what was expected and what was found, or nothing.
 std::optional<std::string> apply_environment(ServeOptions& options,

@@ -208,5 +208,32 @@ TEST(ApplyEnvironment, AllowedHostsAndConnectionLimit) {
   EXPECT_NE(err->find("LOCUS_MAX_CONNECTIONS"), std::string::npos) << *err;
 }
 
+TEST(ApplyEnvironment, AllowMediaUrls) {
+  std::map<std::string, std::string> env;
+  auto get = [&](const char* n) -> const char* {
+    auto it = env.find(n);
+    return it == env.end() ? nullptr : it->second.c_str();
+  };
+  ServeOptions o;
+  ASSERT_FALSE(apply_environment(o, get).has_value());
+  EXPECT_FALSE(o.allow_media_urls);  // off unless asked
+  for (const char* on : {"1", "true", " true "}) {
+    env = {{"LOCUS_ALLOW_MEDIA_URLS", on}};
+    ServeOptions a;
+    ASSERT_FALSE(apply_environment(a, get).has_value()) << on;
+    EXPECT_TRUE(a.allow_media_urls) << on;
+    EXPECT_FALSE(a.media_urls_allow_loopback_for_tests);  // nothing in the environment opens loopback
+  }
+  for (const char* off : {"0", "false"}) {
+    env = {{"LOCUS_ALLOW_MEDIA_URLS", off}};
+    ServeOptions a;
+    a.allow_media_urls = true;
+    ASSERT_FALSE(apply_environment(a, get).has_value()) << off;
+    EXPECT_FALSE(a.allow_media_urls) << off;
+  }
+  env = {{"LOCUS_ALLOW_MEDIA_URLS", "yes"}};
+  EXPECT_EQ(apply_environment(o, get), "LOCUS_ALLOW_MEDIA_URLS: expected 1, true, 0 or false, found 'yes'");
+}
+
 }  // namespace
 }  // namespace locus::server
