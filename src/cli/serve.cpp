@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <thread>
 
+#include "media/media.h"
 #include "runtime/model_store.h"
 #include "server/backend.h"
 #include "server/http_server.h"
@@ -57,6 +58,17 @@ CLI::App* add_serve_command(CLI::App& app, ServeCommandOptions& o) {
       ->type_name("FILE");
   cmd->add_flag("--no-mmproj", o.no_mmproj,
                 "serve model files without a projector, not even one found beside them (text only)");
+  cmd->add_flag("--allow-media-urls", o.allow_media_urls,
+                "fetch media that requests name by http(s) URL (public addresses only, no redirects; env "
+                "LOCUS_ALLOW_MEDIA_URLS=1); off by default: such requests get a 400");
+  cmd->add_option("--image-tokens", o.image_tokens,
+                  "tokens per image unless a request says otherwise (Ollama options.image_tokens, OpenAI detail): "
+                  "70, 140, 280 (default), 560 or 1120 under the google rule; 70..1120 under llama.cpp's (default "
+                  "1120)");
+  cmd->add_option("--image-size-rule", o.image_size_rule,
+                  "how images are sized by default: google (Google's processor: a token ladder, no letterbox) or "
+                  "llama.cpp (its smart resize with letterbox)")
+      ->check(CLI::IsMember({"google", "llama.cpp"}));
   cmd->footer(
       "Environment: LOCUS_API_KEY (require 'Authorization: Bearer KEY'), LOCUS_ORIGINS (extra CORS origins, "
       "comma-separated, '*' wildcards), LOCUS_MAX_REQUEST_BYTES (request body limit, default 64 MiB; "
@@ -64,7 +76,8 @@ CLI::App* add_serve_command(CLI::App& app, ServeCommandOptions& o) {
       "LOCUS_MODELS / OLLAMA_MODELS (model stores), "
       "LOCUS_ALLOWED_HOSTS (extra Host names accepted while listening on loopback, comma-separated, '*' "
       "wildcards; other names get 403, against DNS rebinding), LOCUS_MAX_CONNECTIONS (open connections, "
-      "default 4096; 503 past it). A request's model is a name: a file given with --model or --model-dir, else a "
+      "default 4096; 503 past it), LOCUS_MEDIA_MAX_BYTES, LOCUS_MEDIA_MAX_PIXELS, LOCUS_MEDIA_MAX_AUDIO_SECONDS, "
+      "LOCUS_MEDIA_MAX_VIDEO_SECONDS, LOCUS_MEDIA_MAX_STREAMS (media limits, docs/media.md). A request's model is a name: a file given with --model or --model-dir, else a "
       "store model (locus's, then Ollama's); a file path in a request is never opened.");
   return cmd;
 }
@@ -153,6 +166,28 @@ int serve(const ServeCommandOptions& c, const std::string& version) {
   bo.n_threads = o.n_threads;
   bo.loop_guard_tokens = c.loop_guard;
   bo.files = served.files;
+  try {
+    bo.media.limits = media::Limits::from_env();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "locus: %s\n", e.what());
+    return 2;
+  }
+  if (c.image_size_rule == "llama.cpp") {
+    bo.media.size_rule = media::SizeRule::kLlamaCpp;
+    bo.media.image_tokens = 1120;
+  }
+  if (c.image_tokens != 0) {
+    const bool google = bo.media.size_rule == media::SizeRule::kGoogle;
+    const int t = c.image_tokens;
+    const bool ok = google ? (t == 70 || t == 140 || t == 280 || t == 560 || t == 1120) : (t >= 70 && t <= 1120);
+    if (!ok) {
+      std::fprintf(stderr, "locus: --image-tokens must be %s under the %s rule, got %d\n",
+                   google ? "70, 140, 280, 560 or 1120" : "in [70, 1120]", google ? "google" : "llama.cpp", t);
+      return 2;
+    }
+    bo.media.image_tokens = t;
+  }
+  if (c.allow_media_urls) o.allow_media_urls = true;
   server::RuntimeBackend backend(store, bo);
   server::HttpServer http(backend, o);
   std::string err;

@@ -24,6 +24,9 @@ struct ServeCommandOptions {
   std::vector<std::string> model_dirs;  // --model-dir DIR, repeatable; after LOCUS_MODEL_DIR
   std::string mmproj;                   // --mmproj FILE: the projector of the one served file
   bool no_mmproj = false;               // --no-mmproj: no projector for served files, none searched for
+  bool allow_media_urls = false;        // --allow-media-urls (LOCUS_ALLOW_MEDIA_URLS)
+  int image_tokens = 0;                 // --image-tokens: the default image budget (0: the rule's default)
+  std::string image_size_rule;          // --image-size-rule google | llama.cpp (default google)
 };
 
 CLI::App* add_serve_command(CLI::App& app, ServeCommandOptions& o);

@@ -98,6 +98,7 @@ PreparedMedia prepare_media(std::string_view bytes, const MediaSettings& setting
   check_image_budget(settings.size_rule, settings.image_tokens, "image_tokens");
   PreparedMedia out;
   out.kind = media::probe(bytes, settings.limits);
+  if (settings.audio_only) out.kind = media::Kind::kAudio;  // a video's sound track, when it has one
   switch (out.kind) {
     case media::Kind::kImage: {
       const media::Image img = media::decode_image(bytes, settings.limits);
@@ -107,7 +108,7 @@ PreparedMedia prepare_media(std::string_view bytes, const MediaSettings& setting
     case media::Kind::kAudio: {
       const media::Audio a = media::decode_audio(bytes, settings.limits);
       if (a.samples.empty()) throw media::MediaError("audio decodes to no samples (an empty clip)");
-      out.seconds = a.seconds();
+      out.seconds = out.audio_seconds = a.seconds();
       add_audio_windows(out.segments, a.samples);
       break;
     }
@@ -126,6 +127,7 @@ PreparedMedia prepare_media(std::string_view bytes, const MediaSettings& setting
       const media::Video v = media::decode_video(bytes, vo, settings.limits);
       if (v.frames.empty()) throw media::MediaError("video has no decodable frame");
       out.seconds = v.duration_s;
+      if (v.audio) out.audio_seconds = v.audio->seconds();
       const bool google = settings.video_layout == MediaSettings::VideoLayout::kGoogle;
       if (!google) out.segments.push_back({"Video:", nullptr});
       double next_stamp = 0;

@@ -62,6 +62,8 @@ struct MediaSettings {
   int video_frame_tokens = 70; // image budget of each frame (same ladder as image_tokens under Google's rule)
   double video_fps = 4;        // llama.cpp's layout: frames per second
   bool video_audio = false;    // the sound track too
+  // The medium is to be heard only (a transcription): a video's sound track is decoded, its pictures never.
+  bool audio_only = false;
   media::Limits limits;
 };
 
@@ -73,7 +75,8 @@ struct MediaSegment {
 struct PreparedMedia {
   media::Kind kind = media::Kind::kImage;
   std::vector<MediaSegment> segments;
-  double seconds = 0;  // audio and video: the duration
+  double seconds = 0;        // audio and video: the duration
+  double audio_seconds = 0;  // the sound fed to the model (audio, or a video's track when it goes in)
 };
 
 // Decodes bytes (any format src/media reads; the kind comes from the content, `declared` only tells a mismatch

@@ -323,6 +323,7 @@ StartResult RuntimeBackend::generate(ApiRequest req) {
   SinkContext ctx;
   ctx.parse = !req.raw;
   ctx.parser = prep.parser;
+  ctx.audio_seconds = prep.audio_seconds;
   ctx.load_ns = a.load_ns;
   ctx.received = t0;
   ctx.model = m->name;

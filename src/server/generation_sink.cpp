@@ -60,6 +60,7 @@ class ChannelSink final : public runtime::GenerateSink {
     e.kind = GenerationEvent::Kind::kDone;
     e.done = done_event_from(result);
     e.done.cached_prompt_tokens = result.prompt_cached_tokens;
+    e.done.input_audio_seconds = ctx_.audio_seconds;
     e.done.reasoning_tokens = reasoning_tokens_;
     take_logprobs(e);
     e.done.load_duration_ns = ctx_.load_ns;
@@ -194,9 +195,34 @@ PreparedJob prepare_job(const ApiRequest& req, const runtime::Gemma4Engine& engi
     try {
       std::vector<runtime::PreparedMedia> prepared;
       prepared.reserve(req.media.size());
+      // The server's defaults, the request's media options over them, and an input's own budget (OpenAI detail)
+      // over both.
+      runtime::MediaSettings settings = media_settings;
+      const MediaOptions& mo = req.media_options;
+      if (mo.image_size_rule) {
+        settings.size_rule = *mo.image_size_rule == MediaOptions::SizeRule::kGoogle ? media::SizeRule::kGoogle
+                                                                                   : media::SizeRule::kLlamaCpp;
+      }
+      if (mo.image_tokens) settings.image_tokens = *mo.image_tokens;
+      if (mo.video_frames) settings.video_frames = *mo.video_frames;
+      if (mo.video_frame_tokens) settings.video_frame_tokens = *mo.video_frame_tokens;
+      if (mo.video_audio) settings.video_audio = *mo.video_audio;
+      if (mo.video_layout) {
+        settings.video_layout = *mo.video_layout == MediaOptions::VideoLayout::kGoogle
+                                    ? runtime::MediaSettings::VideoLayout::kGoogle
+                                    : runtime::MediaSettings::VideoLayout::kLlamaCpp;
+      }
+      settings.audio_only = req.api == Api::kOpenAiTranscription;
       for (size_t i = 0; i < req.media.size(); ++i) {
+        runtime::MediaSettings own = settings;
+        if (req.media[i].max_tokens) {
+          // OpenAI detail: low 70 and high 1120 are on both rules' ladders.
+          own.image_tokens = *req.media[i].max_tokens;
+          own.video_frame_tokens = *req.media[i].max_tokens;
+        }
         try {
-          prepared.push_back(runtime::prepare_media(req.media[i].bytes, media_settings));
+          prepared.push_back(runtime::prepare_media(req.media[i].bytes, own));
+          out.audio_seconds += prepared.back().audio_seconds;
         } catch (const std::exception& e) {
           throw std::invalid_argument("medium " + std::to_string(i + 1) + " of " + std::to_string(req.media.size()) +
                                       ": " + e.what());

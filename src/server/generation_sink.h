@@ -25,6 +25,7 @@ struct PreparedJob {
   std::optional<ApiError> error;  // 400: the request cannot be rendered, its schema compiled, ...
   std::shared_ptr<runtime::Job> job;  // prompt, options, truncate, logprobs, structured (no sink, no cancel yet)
   text::OutputParserOptions parser;
+  double audio_seconds = 0;  // sound in the request's media (DoneEvent::input_audio_seconds)
 };
 
 // Everything but the sink and the cancel flag. `slot_ctx` is the context of one slot: with truncate off, a
@@ -43,6 +44,7 @@ struct SinkContext {
   std::string model;                               // for warnings in the log
   bool keep_context = false;  // Ollama generate: done.context = prompt + generated tokens
   std::vector<int32_t> context_prefix;
+  double audio_seconds = 0;  // DoneEvent::input_audio_seconds
   // A token's text for logprobs (a view valid until the next call); without it no logprobs are reported.
   std::function<std::string_view(int32_t)> token_text;
 };
