@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "cli/model_client.h"
+#include "runtime/model_details.h"
 #include "runtime/model_name.h"
 
 namespace locus::cli {
@@ -209,6 +210,24 @@ std::string render_show(const json& show) {
     for (const auto& c : caps) {
       if (c.is_string()) out += "    " + c.get<std::string>() + "\n";
     }
+  }
+  // The projector, as Ollama's CLI shows it: architecture, parameters, and the vision encoder's embedding
+  // length and output width (the audio encoder's for a projector without vision).
+  if (const auto proj = show.find("projector_info"); proj != show.end() && proj->is_object() && !proj->empty()) {
+    const std::string parch = str(*proj, "general.architecture");
+    const auto number = [&](const std::string& key) -> std::string {
+      const auto it = proj->find(key);
+      return it != proj->end() && it->is_number() ? it->dump() : std::string();
+    };
+    const std::string modality = proj->contains(parch + ".vision.projection_dim") ? ".vision." : ".audio.";
+    out += "\n  Projector\n";
+    row("architecture", parch);
+    if (const auto n = proj->find("general.parameter_count");
+        n != proj->end() && n->is_number_integer() && n->get<int64_t>() >= 0) {
+      row("parameters", runtime::format_parameter_count(n->get<uint64_t>()));
+    }
+    row("embedding length", number(parch + modality + "embedding_length"));
+    row("dimensions", number(parch + modality + "projection_dim"));
   }
   // Parameters: each "name value" line, the name in a column.
   const std::string params = str(show, "parameters");
