@@ -266,7 +266,7 @@ void add_model_commands(CLI::App& app, ModelCommandOptions& o) {
   o.list->alias("ls");
   o.list->footer(kServerFooter);
 
-  o.show = app.add_subcommand("show", "describe a model: architecture, parameters, context, quantization");
+  o.show = app.add_subcommand("show", "describe a model: architecture, parameters, context, quantization, capabilities, projector");
   o.show->add_option("model", o.model, "model name (gemma4:12b) or GGUF path")->required();
   o.show->add_flag("--modelfile", o.modelfile, "print a Modelfile that recreates the model");
   o.show->add_flag("--parameters", o.parameters, "print the model's stored parameters");
@@ -298,7 +298,8 @@ void add_model_commands(CLI::App& app, ModelCommandOptions& o) {
   o.create->add_option("-q,--quantize", o.quantize,
                        "quantize an F32/F16/BF16 model: q4_K_M, q4_K_S, q8_0, q4_0, q5_K_M, q6_K, ...");
   o.create->footer(
-      "Modelfile commands: FROM (a GGUF file, relative to the Modelfile, or a model), PARAMETER name value, "
+      "Modelfile commands: FROM (a GGUF file, relative to the Modelfile, or a model; a second FROM names the "
+      "model's projector GGUF, mmproj, stored as its own layer), PARAMETER name value, "
       "SYSTEM, TEMPLATE (stored, informational: locus renders Gemma 4's chat format itself), MESSAGE role text, "
       "LICENSE. ADAPTER is not supported. Values may be \"quoted\" or \"\"\"span lines\"\"\". " +
       std::string(kServerFooter));
