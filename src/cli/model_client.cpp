@@ -187,22 +187,36 @@ class HttpClient : public ModelClient {
     // Parsed here so that its errors name the line, as they do without a server.
     const runtime::Modelfile mf = runtime::parse_modelfile(modelfile);
     json body{{"model", name}, {"stream", true}};
-    fs::path from = mf.from;
-    if (mf.from.starts_with("~/")) {
-      if (const char* home = std::getenv("HOME")) from = fs::path(home) / mf.from.substr(2);
-    }
-    if (from.is_relative()) from = base_dir / from;
-    std::error_code ec;
-    if (fs::is_regular_file(from, ec)) {
-      // Ollama's way: the file goes up as a blob (the server may be on another file system), then create names
-      // it. The name only has to say GGUF.
-      std::string file = from.filename().string();
-      if (!file.ends_with(".gguf")) file += ".gguf";
-      body["files"] = {{file, upload_blob(from, progress)}};
-    } else if (runtime::ModelStore::looks_like_path(mf.from) || fs::exists(from, ec)) {
-      throw runtime::ModelfileError(mf.from_line, "FROM " + from.string() + ": not a GGUF file");
-    } else {
-      body["from"] = mf.from;
+    // Each FROM (a model, and a second one for its projector): a file goes up as a blob, Ollama's way (the
+    // server may be on another file system), and create names it in "files", where the server tells model and
+    // projector apart by content; a model name goes in "from".
+    std::vector<runtime::ModelfileFrom> froms{{mf.from, mf.from_line}};
+    froms.insert(froms.end(), mf.more_from.begin(), mf.more_from.end());
+    int name_line = 0;
+    for (const runtime::ModelfileFrom& f : froms) {
+      fs::path from = f.value;
+      if (f.value.starts_with("~/")) {
+        if (const char* home = std::getenv("HOME")) from = fs::path(home) / f.value.substr(2);
+      }
+      if (from.is_relative()) from = base_dir / from;
+      std::error_code ec;
+      if (fs::is_regular_file(from, ec)) {
+        // The name only has to say GGUF, and be unique in "files".
+        std::string file = from.filename().string();
+        if (!file.ends_with(".gguf")) file += ".gguf";
+        if (body.contains("files") && body["files"].contains(file)) file = std::to_string(f.line) + "-" + file;
+        body["files"][file] = upload_blob(from, progress);
+      } else if (runtime::ModelStore::looks_like_path(f.value) || fs::exists(from, ec)) {
+        throw runtime::ModelfileError(f.line, "FROM " + from.string() + ": not a GGUF file");
+      } else {
+        if (name_line != 0) {
+          throw runtime::ModelfileError(f.line, "a second model (line " + std::to_string(name_line) +
+                                                    " names one): a Modelfile names one model and at most one "
+                                                    "projector GGUF");
+        }
+        name_line = f.line;
+        body["from"] = f.value;
+      }
     }
     if (mf.template_text) body["template"] = *mf.template_text;
     if (mf.system) body["system"] = *mf.system;

@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "cli/model_client.h"
+#include "runtime/model_details.h"
 #include "runtime/model_name.h"
 
 namespace locus::cli {
@@ -210,6 +211,24 @@ std::string render_show(const json& show) {
       if (c.is_string()) out += "    " + c.get<std::string>() + "\n";
     }
   }
+  // The projector, as Ollama's CLI shows it: architecture, parameters, and the vision encoder's embedding
+  // length and output width (the audio encoder's for a projector without vision).
+  if (const auto proj = show.find("projector_info"); proj != show.end() && proj->is_object() && !proj->empty()) {
+    const std::string parch = str(*proj, "general.architecture");
+    const auto number = [&](const std::string& key) -> std::string {
+      const auto it = proj->find(key);
+      return it != proj->end() && it->is_number() ? it->dump() : std::string();
+    };
+    const std::string modality = proj->contains(parch + ".vision.projection_dim") ? ".vision." : ".audio.";
+    out += "\n  Projector\n";
+    row("architecture", parch);
+    if (const auto n = proj->find("general.parameter_count");
+        n != proj->end() && n->is_number_integer() && n->get<int64_t>() >= 0) {
+      row("parameters", runtime::format_parameter_count(n->get<uint64_t>()));
+    }
+    row("embedding length", number(parch + modality + "embedding_length"));
+    row("dimensions", number(parch + modality + "projection_dim"));
+  }
   // Parameters: each "name value" line, the name in a column.
   const std::string params = str(show, "parameters");
   if (!params.empty()) {
@@ -247,7 +266,7 @@ void add_model_commands(CLI::App& app, ModelCommandOptions& o) {
   o.list->alias("ls");
   o.list->footer(kServerFooter);
 
-  o.show = app.add_subcommand("show", "describe a model: architecture, parameters, context, quantization");
+  o.show = app.add_subcommand("show", "describe a model: architecture, parameters, context, quantization, capabilities, projector");
   o.show->add_option("model", o.model, "model name (gemma4:12b) or GGUF path")->required();
   o.show->add_flag("--modelfile", o.modelfile, "print a Modelfile that recreates the model");
   o.show->add_flag("--parameters", o.parameters, "print the model's stored parameters");
@@ -279,7 +298,8 @@ void add_model_commands(CLI::App& app, ModelCommandOptions& o) {
   o.create->add_option("-q,--quantize", o.quantize,
                        "quantize an F32/F16/BF16 model: q4_K_M, q4_K_S, q8_0, q4_0, q5_K_M, q6_K, ...");
   o.create->footer(
-      "Modelfile commands: FROM (a GGUF file, relative to the Modelfile, or a model), PARAMETER name value, "
+      "Modelfile commands: FROM (a GGUF file, relative to the Modelfile, or a model; a second FROM names the "
+      "model's projector GGUF, mmproj, stored as its own layer), PARAMETER name value, "
       "SYSTEM, TEMPLATE (stored, informational: locus renders Gemma 4's chat format itself), MESSAGE role text, "
       "LICENSE. ADAPTER is not supported. Values may be \"quoted\" or \"\"\"span lines\"\"\". " +
       std::string(kServerFooter));

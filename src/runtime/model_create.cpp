@@ -21,6 +21,8 @@ struct CreateSpec {
   std::optional<fs::path> from_file;       // a GGUF on disk (Modelfile FROM path)
   std::optional<std::string> from_model;   // an existing model (FROM name, /api/create "from")
   std::vector<std::string> file_digests;   // /api/create "files": uploaded GGUF blobs
+  std::optional<fs::path> projector_file;  // a Modelfile FROM that is a projector GGUF
+  int projector_line = 0;                  // its line
   std::optional<std::string> template_text;
   std::optional<std::string> system;
   nlohmann::ordered_json parameters = nlohmann::ordered_json::object();
@@ -52,6 +54,21 @@ void adopt_blob(ModelStore& store, const ModelName& name, const ManifestLayer& l
 bool is_projector_gguf(const gguf::GgufFile& f) {
   const std::string type = f.get_string_or("general.type").value_or("");
   return type == "mmproj" || type == "projector" || f.get_string_or("general.architecture").value_or("") == "clip";
+}
+
+// A projector that is to become a layer: a Gemma 4 projector of the model's width (model_projector.h). Its
+// problems name the Modelfile line when it came from one.
+void check_projector(const ModelName& name, const fs::path& projector, const fs::path& model, int modelfile_line,
+                     const std::string& what) {
+  std::string model_display = name.display();
+  model_display.insert(model_display.begin(), '"');
+  model_display.push_back('"');
+  try {
+    require_projector_fits(inspect_projector(projector), model, model_display);
+  } catch (const StoreError& e) {
+    if (modelfile_line > 0) throw ModelfileError(modelfile_line, "FROM " + what + ": " + e.what());
+    throw StoreError(StoreErrorKind::bad_input, who(name) + ": " + what + ": " + e.what());
+  }
 }
 
 gguf::GgufFile open_gguf(const ModelName& name, const fs::path& p, const std::string& what) {
@@ -118,15 +135,67 @@ CreateResult build(ModelStore& store, const CreateSpec& spec, const CreateProgre
     return store.blob_path(digest);
   };
 
+  // Uploaded files (/api/create "files"), told apart by content: one model, at most one projector.
+  struct Uploaded {
+    std::string digest;
+    fs::path found_at;
+    uint64_t size = 0;
+    bool projector = false;
+  };
+  std::vector<Uploaded> uploaded;
+  std::optional<size_t> uploaded_model, uploaded_projector;
+  if (!spec.file_digests.empty()) report(progress, "parsing GGUF");
+  for (const auto& digest : spec.file_digests) {
+    if (!is_valid_digest(digest)) {
+      throw StoreError(StoreErrorKind::bad_input,
+                       who(name) + ": files: expected \"sha256:<64 hex digits>\", found \"" + digest + "\"");
+    }
+    const auto found = store.find_blob(digest);
+    if (!found) {
+      // bad_input, not not_found: the request names a blob it should have uploaded (the server answers 400).
+      throw StoreError(StoreErrorKind::bad_input, who(name) + ": blob " + digest + " is not in the store (upload it "
+                                                              "with POST /api/blobs/" + digest + " first)");
+    }
+    const auto file = open_gguf(name, *found, "blob " + digest);
+    Uploaded u{digest, *found, file.file_size(), is_projector_gguf(file)};
+    std::optional<size_t>& slot = u.projector ? uploaded_projector : uploaded_model;
+    if (slot) {
+      throw StoreError(StoreErrorKind::bad_input,
+                       who(name) + ": files hold more than one " +
+                           (u.projector ? std::string("projector GGUF (a model takes one)")
+                                        : std::string("model GGUF (split GGUFs are not supported)")));
+    }
+    slot = uploaded.size();
+    uploaded.push_back(std::move(u));
+  }
+  if (spec.from_model && uploaded_model) {
+    throw StoreError(StoreErrorKind::bad_input,
+                     who(name) + ": with from (a model to start from), files may hold only a projector; found the "
+                                 "model GGUF blob " + uploaded[*uploaded_model].digest);
+  }
+  const bool new_projector = spec.projector_file.has_value() || uploaded_projector.has_value();
+  // Checked against the model's source before anything is stored, so a refused projector leaves no blob.
+  const auto check_new_projector = [&](const fs::path& model_source) {
+    if (spec.projector_file) {
+      check_projector(name, *spec.projector_file, model_source, spec.projector_line, spec.projector_file->string());
+    } else if (uploaded_projector) {
+      const Uploaded& u = uploaded[*uploaded_projector];
+      check_projector(name, u.found_at, model_source, 0, "files: blob " + u.digest);
+    }
+  };
+
   if (spec.from_model) {
     const ResolvedModel base = store.resolve(*spec.from_model);
+    check_new_projector(base.model_path);
     const fs::path root = base.root == StoreRootKind::ollama && store.roots().ollama ? *store.roots().ollama
                                                                                       : store.roots().locus;
     for (const auto& l : base.manifest.layers) {
-      // Text layers the new model states replace the base's; the base's licenses stay and new ones follow.
+      // Text layers the new model states replace the base's, and so does a new projector; the base's licenses
+      // stay and new ones follow.
       if ((l.media_type == media_type::kTemplate && spec.template_text) ||
           (l.media_type == media_type::kSystem && spec.system) || l.media_type == media_type::kParams ||
-          (l.media_type == media_type::kMessages && spec.messages)) {
+          (l.media_type == media_type::kMessages && spec.messages) ||
+          (l.media_type == media_type::kProjector && new_projector)) {
         continue;
       }
       adopt_blob(store, name, l, root / "blobs" / blob_file_name(l.digest));
@@ -151,6 +220,7 @@ CreateResult build(ModelStore& store, const CreateSpec& spec, const CreateProgre
       throw StoreError(StoreErrorKind::bad_input,
                        who(name) + ": " + spec.from_file->string() + " is a projector (mmproj) GGUF, not a model");
     }
+    check_new_projector(*spec.from_file);
     model_layer = m.layers.size();
     if (target) {
       // Quantized straight from the file below: the unquantized copy is never stored.
@@ -159,37 +229,37 @@ CreateResult build(ModelStore& store, const CreateSpec& spec, const CreateProgre
     } else {
       model_path = add_file_blob(media_type::kModel, *spec.from_file);
     }
-  } else if (!spec.file_digests.empty()) {
-    report(progress, "parsing GGUF");
-    for (const auto& digest : spec.file_digests) {
-      if (!is_valid_digest(digest)) {
-        throw StoreError(StoreErrorKind::bad_input,
-                         who(name) + ": files: expected \"sha256:<64 hex digits>\", found \"" + digest + "\"");
-      }
-      const auto found = store.find_blob(digest);
-      if (!found) {
-        // bad_input, not not_found: the request names a blob it should have uploaded (the server answers 400).
-        throw StoreError(StoreErrorKind::bad_input, who(name) + ": blob " + digest + " is not in the store (upload it "
-                                                                "with POST /api/blobs/" + digest + " first)");
-      }
-      const auto file = open_gguf(name, *found, "blob " + digest);
-      const bool projector = is_projector_gguf(file);
-      if (!projector && model_layer) {
-        throw StoreError(StoreErrorKind::bad_input,
-                         who(name) + ": files hold more than one model GGUF (split GGUFs are not supported)");
-      }
-      ManifestLayer layer{std::string(projector ? media_type::kProjector : media_type::kModel), digest,
-                          file.file_size()};
-      adopt_blob(store, name, layer, *found);
-      if (!projector) {
-        model_layer = m.layers.size();
-        model_path = store.blob_path(digest);
-      }
-      add_layer(std::move(layer), true);
-    }
+  } else if (uploaded_model) {
+    const Uploaded& u = uploaded[*uploaded_model];
+    check_new_projector(u.found_at);
+    ManifestLayer layer{std::string(media_type::kModel), u.digest, u.size};
+    adopt_blob(store, name, layer, u.found_at);
+    model_layer = m.layers.size();
+    model_path = store.blob_path(u.digest);
+    add_layer(std::move(layer), true);
+  }
+  if (!model_layer && uploaded_projector) {
+    throw StoreError(StoreErrorKind::bad_input,
+                     who(name) + ": files hold only a projector GGUF: add the model GGUF, or give from (a model)");
   }
   if (!model_layer) {
     throw StoreError(StoreErrorKind::bad_input, who(name) + ": no model: give a GGUF file or a model to start from");
+  }
+
+  // The projector, right after the model layer, as Ollama lays out a vision model.
+  if (new_projector) {
+    ManifestLayer layer;
+    if (spec.projector_file) {
+      const std::string digest = store.add_blob_file(*spec.projector_file, true);
+      layer = {std::string(media_type::kProjector), digest, fs::file_size(store.blob_path(digest))};
+      report(progress, "creating new layer " + digest);
+    } else {
+      const Uploaded& u = uploaded[*uploaded_projector];
+      layer = {std::string(media_type::kProjector), u.digest, u.size};
+      adopt_blob(store, name, layer, u.found_at);
+      report(progress, "using existing layer " + u.digest);
+    }
+    m.layers.insert(m.layers.begin() + static_cast<std::ptrdiff_t>(*model_layer) + 1, std::move(layer));
   }
 
   if (target) {
@@ -278,28 +348,64 @@ CreateResult create_model(ModelStore& store, std::string_view name, std::string_
   Modelfile mf = parse_modelfile(modelfile);
 
   // FROM is a file when it looks like one (a path form, ".gguf", or something that exists beside the
-  // Modelfile); anything else is a model name.
-  fs::path candidate = expand_home(mf.from);
-  if (candidate.is_relative()) candidate = (base_dir / candidate).lexically_normal();
-  std::error_code ec;
-  const bool path_form = mf.from.starts_with('/') || mf.from.starts_with("./") || mf.from.starts_with("../") ||
-                         mf.from.starts_with('~') || ModelStore::looks_like_path(mf.from);
-  if (fs::is_directory(candidate, ec) && (path_form || mf.from.find(':') == std::string::npos)) {
-    throw ModelfileError(mf.from_line, "FROM " + candidate.string() +
-                                           " is a folder: locus creates models from GGUF files (convert "
-                                           "safetensors to GGUF with llama.cpp's convert_hf_to_gguf.py first)");
-  }
-  if (fs::is_regular_file(candidate, ec)) {
-    spec.from_file = candidate;
-  } else if (path_form) {
-    throw ModelfileError(mf.from_line, "FROM " + candidate.string() + ": no such file");
-  } else {
-    try {
-      parse_model_name(mf.from);
-    } catch (const StoreError& e) {
-      throw ModelfileError(mf.from_line, "FROM " + mf.from + ": neither a file nor a model name (" + e.what() + ")");
+  // Modelfile); anything else is a model name. With two FROM lines, one names the model (a GGUF or a model
+  // name) and the other its projector GGUF, told apart by content.
+  std::vector<ModelfileFrom> froms{{mf.from, mf.from_line}};
+  froms.insert(froms.end(), mf.more_from.begin(), mf.more_from.end());
+  int model_line = 0;
+  const auto one_model = [&](int line) {
+    if (model_line != 0) {
+      throw ModelfileError(line, "a second model (line " + std::to_string(model_line) +
+                                     " names one): a Modelfile names one model and at most one projector GGUF");
     }
-    spec.from_model = mf.from;
+    model_line = line;
+  };
+  for (const ModelfileFrom& from : froms) {
+    fs::path candidate = expand_home(from.value);
+    if (candidate.is_relative()) candidate = (base_dir / candidate).lexically_normal();
+    std::error_code ec;
+    const bool path_form = from.value.starts_with('/') || from.value.starts_with("./") ||
+                           from.value.starts_with("../") || from.value.starts_with('~') ||
+                           ModelStore::looks_like_path(from.value);
+    if (fs::is_directory(candidate, ec) && (path_form || from.value.find(':') == std::string::npos)) {
+      throw ModelfileError(from.line, "FROM " + candidate.string() +
+                                          " is a folder: locus creates models from GGUF files (convert "
+                                          "safetensors to GGUF with llama.cpp's convert_hf_to_gguf.py first)");
+    }
+    if (fs::is_regular_file(candidate, ec)) {
+      bool projector = false;
+      try {
+        projector = is_projector_gguf(gguf::GgufFile::open(candidate.string()));
+      } catch (const gguf::GgufError& e) {
+        throw ModelfileError(from.line, "FROM " + candidate.string() + " is not a readable GGUF: " + e.what());
+      }
+      if (projector) {
+        if (spec.projector_file) {
+          throw ModelfileError(from.line, "a second projector (line " + std::to_string(spec.projector_line) +
+                                              " names one): a model takes one projector GGUF");
+        }
+        spec.projector_file = candidate;
+        spec.projector_line = from.line;
+      } else {
+        one_model(from.line);
+        spec.from_file = candidate;
+      }
+    } else if (path_form) {
+      throw ModelfileError(from.line, "FROM " + candidate.string() + ": no such file");
+    } else {
+      try {
+        parse_model_name(from.value);
+      } catch (const StoreError& e) {
+        throw ModelfileError(from.line, "FROM " + from.value + ": neither a file nor a model name (" + e.what() + ")");
+      }
+      one_model(from.line);
+      spec.from_model = from.value;
+    }
+  }
+  if (model_line == 0) {
+    throw ModelfileError(spec.projector_line, "FROM " + spec.projector_file->string() +
+                                                  " is a projector (mmproj) GGUF, not a model: name the model (a "
+                                                  "GGUF file or a model name) on another FROM line");
   }
   spec.template_text = std::move(mf.template_text);
   spec.system = std::move(mf.system);
@@ -362,9 +468,6 @@ CreateResult create_model_from_api(ModelStore& store, const nlohmann::json& body
       }
       spec.file_digests.push_back(digest.get<std::string>());
     }
-  }
-  if (spec.from_model && !spec.file_digests.empty()) {
-    throw StoreError(StoreErrorKind::bad_input, "give either from (a model) or files (GGUF blobs), not both");
   }
   if (!spec.from_model && spec.file_digests.empty()) {
     throw StoreError(StoreErrorKind::bad_input, "from or files is required: the model to start from");

@@ -4,7 +4,12 @@
 // layers hold the template, system prompt, parameters, messages and licenses.
 //
 // Modelfile syntax (Ollama's): one command per line, the command word in any case, '#' starts a comment line.
-//   FROM <gguf path | model name>     required; a relative path is relative to the Modelfile's folder
+//   FROM <gguf path | model name>     required; a relative path is relative to the Modelfile's folder. A
+//                                     second FROM names the projector GGUF (mmproj), as Ollama documents it:
+//                                     the files are told apart by content (a projector's general.architecture
+//                                     is "clip"), so either line may come first; the projector is stored as
+//                                     its own layer (application/vnd.ollama.image.projector), checked as a
+//                                     Gemma 4 projector of the model's width, and replaces a base model's
 //   PARAMETER <name> <value>          typed like the API's options; `stop` may repeat and collects an array
 //   SYSTEM <text>                     the system prompt
 //   TEMPLATE <text>                   stored and shown, but informational: locus renders Gemma 4's chat format
@@ -50,9 +55,16 @@ struct ModelfileMessage {
   bool operator==(const ModelfileMessage&) const = default;
 };
 
+struct ModelfileFrom {
+  std::string value;
+  int line = 0;
+  bool operator==(const ModelfileFrom&) const = default;
+};
+
 struct Modelfile {
-  std::string from;
+  std::string from;  // the first FROM
   int from_line = 0;
+  std::vector<ModelfileFrom> more_from;  // a second FROM (model and projector); a third is an error
   nlohmann::ordered_json parameters = nlohmann::ordered_json::object();  // typed values; "stop" is an array
   std::optional<std::string> system;
   std::optional<std::string> template_text;
@@ -61,7 +73,7 @@ struct Modelfile {
 };
 
 // Throws ModelfileError naming the line: an unknown command or parameter, a value of the wrong type, an
-// unterminated quote, a missing FROM, ADAPTER.
+// unterminated quote, a missing or third FROM, ADAPTER.
 Modelfile parse_modelfile(std::string_view text);
 
 // A model parameter's value typed as the API's options are (int, float, bool, or for "stop" a string).
@@ -99,7 +111,9 @@ CreateResult create_model(ModelStore& store, std::string_view name, std::string_
 // POST /api/create: {"model", "from"?, "files"? {file name: "sha256:<hex>" of an uploaded blob},
 // "template"?, "system"?, "parameters"? (object), "messages"? ([{role, content}]), "license"? (string or
 // array), "adapters"? (refused when not empty), "quantize"?}. "from" is a model name; "files" names GGUF blobs
-// already in the store (a projector GGUF, general.type "mmproj", becomes the projector layer). Throws
+// already in the store: one model and at most one projector, told apart by content (a projector,
+// general.architecture "clip", becomes the projector layer; it must be a Gemma 4 projector of the model's
+// width). With "from", "files" may hold a projector only, which replaces the base model's. Throws
 // StoreError: bad_input for a malformed body or a blob not in the store, not_found for a missing base model.
 CreateResult create_model_from_api(ModelStore& store, const nlohmann::json& body, const CreateProgress& progress);
 

@@ -246,10 +246,20 @@ Modelfile parse_modelfile(std::string_view text) {
     const int at = reader.line_no();
     const std::string command = lower(first_word(rest));
     if (command == "from") {
-      if (!mf.from.empty()) throw ModelfileError(at, "a second FROM (line " + std::to_string(mf.from_line) + " has one)");
-      mf.from = reader.value(rest, "FROM");
-      mf.from_line = at;
-      if (mf.from.empty()) throw ModelfileError(at, "FROM needs a GGUF file or a model name");
+      std::string value = reader.value(rest, "FROM");
+      if (value.empty()) throw ModelfileError(at, "FROM needs a GGUF file or a model name");
+      if (mf.from.empty()) {
+        mf.from = std::move(value);
+        mf.from_line = at;
+      } else {
+        // The model and its projector (Ollama's way of naming both); create_model decides which is which.
+        if (!mf.more_from.empty()) {
+          throw ModelfileError(at, "a third FROM (lines " + std::to_string(mf.from_line) + " and " +
+                                       std::to_string(mf.more_from.front().line) +
+                                       " have one): a Modelfile names a model and at most one projector");
+        }
+        mf.more_from.push_back({std::move(value), at});
+      }
     } else if (command == "parameter") {
       const std::string name = lower(first_word(rest));
       if (name.empty()) throw ModelfileError(at, "PARAMETER needs a name and a value");

@@ -3,10 +3,12 @@
 // adapters refused, and --quantize on a small F16 GGUF.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -149,13 +151,23 @@ TEST(Modelfile, ErrorsNameTheLine) {
   EXPECT_EQ(error_line("FROM x\nSYSTEM \"\"\"never\nclosed\n"), 2);
   EXPECT_EQ(error_line("FROM x\nSYSTEM \"open\n"), 2);
   EXPECT_EQ(error_line("FROM x\nMESSAGE robot hi\n"), 2);
-  EXPECT_EQ(error_line("FROM a\nFROM b\n"), 2);
+  EXPECT_EQ(error_line("FROM a\nFROM b\n\nFROM c\n"), 4);
+  EXPECT_TRUE(contains(error_of([] { parse_modelfile("FROM a\nFROM b\nFROM c\n"); }),
+                       "a third FROM (lines 1 and 2 have one)"));
   EXPECT_EQ(error_line("FROM x\nPARAMETER stop\n"), 2);
   EXPECT_EQ(error_line("FROM x\nSYSTEM \"\"\"a\"\"\" trailing\n"), 2);
   EXPECT_TRUE(contains(error_of([] { parse_modelfile("SYSTEM hi\n"); }), "no FROM line"));
   EXPECT_EQ(error_line("FROM x\n\nADAPTER ./lora.gguf\n"), 3);
   EXPECT_TRUE(contains(error_of([] { parse_modelfile("FROM x\nADAPTER ./lora.gguf\n"); }),
                        "ADAPTER is not supported"));
+}
+
+TEST(Modelfile, ASecondFromNamesTheProjector) {
+  const Modelfile mf = parse_modelfile("FROM ./m.gguf\nSYSTEM hi\nfrom \"./mmproj model.gguf\"\n");
+  EXPECT_EQ(mf.from, "./m.gguf");
+  EXPECT_EQ(mf.from_line, 1);
+  EXPECT_EQ(mf.more_from, (std::vector<ModelfileFrom>{{"./mmproj model.gguf", 3}}));
+  EXPECT_TRUE(parse_modelfile("FROM x\n").more_from.empty());
 }
 
 TEST(Modelfile, ParametersPrintLikeOllama) {
@@ -256,6 +268,104 @@ TEST_F(CreateTest, ClearErrors) {
   EXPECT_TRUE(store_->list().empty());
 }
 
+// Ollama documents a second FROM line for the projector (and 0.32 hangs on it): each order, a base model
+// from the store, replacing a base's projector, the Modelfile that show prints back, and every wrong pair.
+TEST_F(CreateTest, ASecondFromLineStoresTheProjectorAsItsOwnLayer) {
+  testing::write_tiny_gguf(dir_ / "src" / "m.gguf", 1, 15, "gemma4", 64);
+  testing::write_projector_gguf(dir_ / "src" / "mmproj.gguf");
+  const auto layer_types = [](const ResolvedModel& r) {
+    std::vector<std::string> out;
+    for (const auto& l : r.manifest.layers) out.push_back(l.media_type);
+    return out;
+  };
+  const std::string model_t(media_type::kModel), proj_t(media_type::kProjector), sys_t(media_type::kSystem);
+  for (const std::string text : {"FROM m.gguf\nFROM ./mmproj.gguf\nSYSTEM s\n", "FROM ./mmproj.gguf\nSYSTEM s\nFROM m.gguf\n"}) {
+    create("vision", text);
+    EXPECT_EQ(statuses_.back(), "success");
+    const ResolvedModel r = store_->resolve("vision");
+    EXPECT_EQ(layer_types(r), (std::vector<std::string>{model_t, proj_t, sys_t})) << text;
+    ASSERT_TRUE(r.projector) << r.projector_note;
+    EXPECT_EQ(read_all(*r.projector_path), read_all(dir_ / "src" / "mmproj.gguf"));
+    EXPECT_EQ(read_all(r.model_path), read_all(dir_ / "src" / "m.gguf"));
+    EXPECT_TRUE(r.projector->has_vision && r.projector->has_audio);
+  }
+  // What show --modelfile prints (two FROM lines of blob paths) creates the same model again.
+  const ResolvedModel first = store_->resolve("vision");
+  const std::string text = modelfile_text(first, first.model_path.string());
+  EXPECT_TRUE(contains(text, "FROM " + first.model_path.string() + "\nFROM " + first.projector_path->string() + "\n"))
+      << text;
+  create("again", text);
+  EXPECT_EQ(layer_types(store_->resolve("again")), layer_types(first));
+  EXPECT_EQ(store_->resolve("again").projector_path, first.projector_path);
+
+  // FROM a store model and a projector: the base's model layer, the new projector; the base is untouched.
+  create("text-only", "FROM m.gguf\n");
+  create("seeing", "FROM text-only\nFROM mmproj.gguf\n");
+  EXPECT_EQ(layer_types(store_->resolve("seeing")), (std::vector<std::string>{model_t, proj_t}));
+  EXPECT_TRUE(store_->resolve("seeing").projector);
+  EXPECT_FALSE(store_->resolve("text-only").projector_path);
+  // A base's projector is inherited, or replaced by a new one (never two).
+  create("inherits", "FROM vision\nSYSTEM t\n");
+  EXPECT_EQ(store_->resolve("inherits").projector_path, first.projector_path);
+  testing::TestProjector vision_only;
+  vision_only.audio = false;
+  testing::write_projector_gguf(dir_ / "src" / "mmproj-v.gguf", vision_only);
+  create("replaced", "FROM vision\nFROM mmproj-v.gguf\n");
+  const ResolvedModel replaced = store_->resolve("replaced");
+  const std::vector<std::string> replaced_types = layer_types(replaced);
+  EXPECT_EQ(std::count(replaced_types.begin(), replaced_types.end(), proj_t), 1);
+  ASSERT_TRUE(replaced.projector);
+  EXPECT_FALSE(replaced.projector->has_audio);
+}
+
+TEST_F(CreateTest, WrongModelAndProjectorPairsNameTheLine) {
+  testing::write_tiny_gguf(dir_ / "src" / "m.gguf", 1, 15, "gemma4", 64);
+  testing::write_tiny_gguf(dir_ / "src" / "m2.gguf", 2, 15, "gemma4", 64);
+  testing::write_projector_gguf(dir_ / "src" / "mmproj.gguf");
+  testing::TestProjector narrow, gemma3, second;
+  narrow.vision_dim = narrow.audio_dim = 32;
+  gemma3.vision_type = "gemma3";
+  second.seed = 5;
+  testing::write_projector_gguf(dir_ / "src" / "narrow.gguf", narrow);
+  testing::write_projector_gguf(dir_ / "src" / "gemma3.gguf", gemma3);
+  testing::write_projector_gguf(dir_ / "src" / "mmproj2.gguf", second);
+  create("base", "FROM m.gguf\n");
+  struct Case {
+    std::string modelfile;
+    int line;
+    std::string said;
+  };
+  const std::vector<Case> cases = {
+      {"FROM mmproj.gguf\n", 1, "is a projector (mmproj) GGUF, not a model: name the model"},
+      {"FROM m.gguf\nFROM m2.gguf\n", 2, "a second model (line 1 names one)"},
+      {"FROM base\nFROM m.gguf\n", 2, "a second model (line 1 names one)"},
+      {"FROM m.gguf\nFROM base\n", 2, "a second model"},
+      {"FROM mmproj.gguf\nFROM mmproj2.gguf\n", 2, "a second projector (line 1 names one)"},
+      {"FROM m.gguf\nFROM narrow.gguf\n", 2, "projects to width 32, the model's embedding length is 64"},
+      {"FROM base\nFROM narrow.gguf\n", 2, "projects to width 32"},
+      {"FROM m.gguf\n\nFROM gemma3.gguf\n", 3, "expected \"gemma4uv\""},
+      {"FROM m.gguf\nFROM missing-mmproj.gguf\n", 2, "no such file"},
+  };
+  for (const Case& c : cases) {
+    int line = 0;
+    std::string what;
+    try {
+      create("x", c.modelfile);
+    } catch (const ModelfileError& e) {
+      line = e.line();
+      what = e.what();
+    }
+    EXPECT_EQ(line, c.line) << c.modelfile << ": " << what;
+    EXPECT_TRUE(contains(what, "Modelfile line " + std::to_string(c.line) + ": ")) << what;
+    EXPECT_TRUE(contains(what, c.said)) << c.modelfile << ": " << what;
+  }
+  EXPECT_EQ(store_->list().size(), 1u);  // only "base"
+  // Nothing refused left a blob behind: base's model and config only.
+  size_t blobs = 0;
+  for (const auto& e : fs::directory_iterator(store_->blobs_dir())) blobs += e.is_regular_file() ? 1 : 0;
+  EXPECT_EQ(blobs, 2u);
+}
+
 TEST_F(CreateTest, QuantizeAnF16Model) {
   write_gguf(dir_ / "src" / "f16.gguf", gguf::GgmlType::F16, 1);
   create("q8", "FROM f16.gguf\n", "q8_0");
@@ -325,6 +435,62 @@ TEST_F(CreateTest, FromTheApi) {
   EXPECT_TRUE(contains(api_error(R"({"model":"a","files":{"model.safetensors":"sha256:)" + std::string(64, 'a') +
                                  R"("}})"),
                        "only GGUF files"));
+}
+
+// /api/create with a projector among "files" (what `locus create` sends a server for two FROM lines): a model
+// and its projector; "from" and a projector; and every wrong combination.
+TEST_F(CreateTest, FromTheApiWithAProjector) {
+  testing::write_tiny_gguf(dir_ / "src" / "m.gguf", 1, 15, "gemma4", 64);
+  testing::write_tiny_gguf(dir_ / "src" / "m2.gguf", 2, 15, "gemma4", 64);
+  testing::write_projector_gguf(dir_ / "src" / "p.gguf");
+  testing::TestProjector narrow, second;
+  narrow.vision_dim = narrow.audio_dim = 32;
+  second.seed = 3;
+  testing::write_projector_gguf(dir_ / "src" / "narrow.gguf", narrow);
+  testing::write_projector_gguf(dir_ / "src" / "p2.gguf", second);
+  std::map<std::string, std::string> d;
+  // Uploaded again before each create: replacing a model collects the blobs no manifest names.
+  const auto upload = [&] {
+    for (const char* f : {"m", "m2", "p", "narrow", "p2"}) {
+      d[f] = store_->add_blob_file(dir_ / "src" / (std::string(f) + ".gguf"), false);
+    }
+  };
+  upload();
+  const auto body = [&](const std::string& from, std::vector<std::string> files) {
+    upload();
+    nlohmann::json j = {{"model", "api"}};
+    if (!from.empty()) j["from"] = from;
+    for (const auto& f : files) j["files"][f + ".gguf"] = d[f];
+    return j;
+  };
+  const auto progress = [](const std::string&) {};
+  // The projector first in the object: the layers still come model, projector.
+  create_model_from_api(*store_, body("", {"p", "m"}), progress);
+  ResolvedModel r = store_->resolve("api");
+  ASSERT_EQ(r.manifest.layers.size(), 2u);
+  EXPECT_EQ(r.manifest.layers[0].digest, d["m"]);
+  EXPECT_EQ(r.manifest.layers[1].media_type, media_type::kProjector);
+  EXPECT_EQ(r.manifest.layers[1].digest, d["p"]);
+  EXPECT_TRUE(r.projector) << r.projector_note;
+
+  create_model_from_api(*store_, body("", {"m"}), progress);
+  upload();
+  create_model_from_api(*store_, nlohmann::json{{"model", "derived"}, {"from", "api"}, {"files", {{"p2.gguf", d["p2"]}}}},
+                        progress);
+  r = store_->resolve("derived");
+  EXPECT_EQ(r.manifest.find_layer(media_type::kModel)->digest, d["m"]);
+  EXPECT_EQ(r.manifest.find_layer(media_type::kProjector)->digest, d["p2"]);
+
+  const auto api_error = [&](const nlohmann::json& b) {
+    return error_of([&] { create_model_from_api(*store_, b, progress); });
+  };
+  EXPECT_TRUE(contains(api_error(body("", {"p"})), "files hold only a projector GGUF"));
+  EXPECT_TRUE(contains(api_error(body("", {"m", "p", "p2"})), "more than one projector GGUF"));
+  EXPECT_TRUE(contains(api_error(body("", {"m", "m2"})), "more than one model GGUF"));
+  EXPECT_TRUE(contains(api_error(body("api", {"m2"})), "files may hold only a projector"));
+  const std::string narrow_error = api_error(body("", {"m", "narrow"}));
+  EXPECT_TRUE(contains(narrow_error, "files: blob " + d["narrow"])) << narrow_error;
+  EXPECT_TRUE(contains(narrow_error, "projects to width 32")) << narrow_error;
 }
 
 }  // namespace

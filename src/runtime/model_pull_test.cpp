@@ -250,6 +250,55 @@ TEST_F(PullTest, FullPullResolvesThroughTheStore) {
   EXPECT_FALSE(fs::exists(partial_path(model_digest_)));
 }
 
+// A manifest laid out as Ollama's library serves a vision model (model, projector, template): the projector
+// blob is pulled and resolution finds it, checked; a second pull of a model sharing the projector fetches only
+// what is new; a projector locus cannot use still pulls, and resolves without one, saying why.
+TEST_F(PullTest, AProjectorLayerIsPulledAndResolved) {
+  testing::write_projector_gguf(dir_ / "src" / "mmproj.gguf");
+  const std::string proj = read_all(dir_ / "src" / "mmproj.gguf");
+  const std::string proj_digest = registry_.add_blob(proj);
+  const auto manifest_with = [&](const std::string& projector_digest, uint64_t projector_size) {
+    nlohmann::json m = nlohmann::json::parse(manifest_json(gguf_.size()));
+    m["layers"].insert(m["layers"].begin() + 1, nlohmann::json{{"mediaType", "application/vnd.ollama.image.projector"},
+                                                               {"digest", projector_digest},
+                                                               {"size", projector_size}});
+    return m.dump();
+  };
+  registry_.set_manifest("library", "vision", "latest", manifest_with(proj_digest, proj.size()));
+  auto s = store();
+  std::vector<PullProgress> lines;
+  const PullResult r = pull_model(s, name("vision"), quick_options(&lines));
+  EXPECT_EQ(r.bytes_downloaded, gguf_.size() + proj.size() + template_.size() + config_.size());
+  bool announced = false;
+  for (const auto& l : lines) announced |= l.digest == proj_digest && l.status == "pulling " + proj_digest.substr(7, 12);
+  EXPECT_TRUE(announced);
+  const ResolvedModel m = s.resolve(name("vision"));
+  ASSERT_TRUE(m.projector_path.has_value());
+  EXPECT_EQ(read_all(*m.projector_path), proj);
+  ASSERT_TRUE(m.projector.has_value()) << m.projector_note;
+  EXPECT_TRUE(m.projector->has_vision && m.projector->has_audio);
+  EXPECT_EQ(read_all(m.model_path), gguf_);
+
+  // The same projector in another model: nothing fetched twice.
+  registry_.set_manifest("library", "vision2", "latest", manifest_with(proj_digest, proj.size()));
+  const size_t before = registry_.blob_requests();
+  EXPECT_EQ(pull_model(s, name("vision2"), quick_options()).bytes_downloaded, 0u);
+  EXPECT_EQ(registry_.blob_requests(), before);
+
+  // Another kind of projector (Gemma 3's): pulled whole, the model resolves without one and says why.
+  testing::TestProjector gemma3;
+  gemma3.audio = false;
+  gemma3.vision_type = "gemma3";
+  testing::write_projector_gguf(dir_ / "src" / "gemma3.gguf", gemma3);
+  const std::string other = read_all(dir_ / "src" / "gemma3.gguf");
+  registry_.set_manifest("library", "other", "latest", manifest_with(registry_.add_blob(other), other.size()));
+  pull_model(s, name("other"), quick_options());
+  const ResolvedModel o = s.resolve(name("other"));
+  ASSERT_TRUE(o.projector_path.has_value());
+  EXPECT_FALSE(o.projector.has_value());
+  EXPECT_TRUE(contains(o.projector_note, "found \"gemma3\"")) << o.projector_note;
+}
+
 TEST_F(PullTest, ProgressLinesFollowOllamasPhasesWithTotals) {
   auto s = store();
   std::vector<PullProgress> lines;

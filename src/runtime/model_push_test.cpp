@@ -325,6 +325,36 @@ TEST_F(PushTest, PushedModelPullsBackIntoAFreshStoreIdentical) {
   EXPECT_EQ(*back.template_text, "{{ .Prompt }}");
 }
 
+// A model with a projector layer: the projector blob goes up under its digest, the manifest names it, and the
+// model pulled back into a fresh store resolves with the same projector, usable.
+TEST_F(PushTest, AProjectorLayerIsPushedAndPullsBackUsable) {
+  const fs::path proj = dir_ / "src" / "mmproj.gguf";
+  testing::write_projector_gguf(proj);
+  ModelStore s = store();
+  ImportOptions o;
+  o.projector_path = proj;
+  o.allow_hard_link = false;
+  const ResolvedModel m = s.import_gguf(name("vision"), gguf_path_, o);
+  const ManifestLayer* layer = m.manifest.find_layer(media_type::kProjector);
+  ASSERT_NE(layer, nullptr);
+  push_model(s, name("vision"), quick_options());
+  const auto blobs = registry_.blobs();
+  ASSERT_TRUE(blobs.count(layer->digest));
+  EXPECT_EQ(blobs.at(layer->digest), read_all(proj));
+  EXPECT_EQ(registry_.blob_puts(), 3);  // GGUF, projector, config
+  EXPECT_EQ(registry_.manifests().at("library/vision:latest"), read_all(m.manifest_path));
+
+  ModelStore fresh(StoreRoots{dir_ / "fresh", std::nullopt});
+  PullOptions po;
+  po.blob_attempts = 1;
+  po.connect_timeout_ms = 5000;
+  pull_model(fresh, name("vision"), po);
+  const ResolvedModel back = fresh.resolve(name("vision"));
+  ASSERT_TRUE(back.projector) << back.projector_note;
+  EXPECT_EQ(read_all(*back.projector_path), read_all(proj));
+  EXPECT_TRUE(back.projector->has_vision && back.projector->has_audio);
+}
+
 TEST_F(PushTest, AbsoluteUploadLocationsAreUsedAsGiven) {
   registry_.set_location_style(UploadRegistry::LocationStyle::absolute);
   const ResolvedModel m = import_into(dir_ / "locus", name());

@@ -4,7 +4,9 @@
 # line and a non-zero exit; the files it serves by name answer on every route (chat, generate, OpenAI, embeddings,
 # show, /api/tags, /v1/models, ps, unload); and the file's own path, traversal spellings and /etc/passwd get a
 # 404 in the route's envelope (Ollama's, or OpenAI's with code model_not_found) on every route that takes a
-# model, never a 500 and never a byte of the file, and nothing is ever loaded by path. Loopback only.
+# model, never a 500 and never a byte of the file, and nothing is ever loaded by path. Then projectors: bad
+# ones stop the server at start, and a served file's capabilities and projector_info follow the projector it was
+# given or found beside it (said at start). Loopback only.
 # usage: serve_models.sh LOCUS LOCUS_MKMODEL
 set -u
 locus=$1 mkmodel=$2
@@ -46,6 +48,29 @@ startup_fails "--model-dir without GGUFs" "found none" --model-dir "$dir/store"
 startup_fails "LOCUS_MODEL_FILES not a GGUF" "is not a GGUF file" "LOCUS_MODEL_FILES=a=$gguf,b=$dir/passwd"
 startup_fails "LOCUS_MODEL_DIR missing" "no such folder" "LOCUS_MODEL_DIR=$dir/none"
 startup_fails "env and flag give one name" "is given twice" "LOCUS_MODEL_FILES=m=$gguf" --model "m=$gguf"
+# Projectors (mmproj) of served files: the one asked for is checked, --mmproj is for one model, and two that fit
+# beside a model are refused rather than guessed between.
+"$mkmodel" --preset tiny -q --mmproj "$dir/mmproj-tiny.gguf" || { echo "mkmodel --mmproj failed"; exit 1; }
+"$mkmodel" --preset mid -q --mmproj "$dir/mmproj-mid.gguf" || { echo "mkmodel --mmproj failed"; exit 1; }
+mkdir -p "$dir/vision" "$dir/two"
+ln "$gguf" "$dir/vision/m.gguf" && cp "$dir/mmproj-tiny.gguf" "$dir/vision/mmproj-m.gguf"
+ln "$gguf" "$dir/two/m.gguf" && cp "$dir/mmproj-tiny.gguf" "$dir/two/mmproj-F16.gguf" \
+  && cp "$dir/mmproj-tiny.gguf" "$dir/two/mmproj-F32.gguf"
+startup_fails "--mmproj with two models" "applies when one model is served, found 2" --model "a=$gguf" \
+  --model "b=$gguf" --mmproj "$dir/mmproj-tiny.gguf"
+startup_fails "mmproj= not a projector" "does not read as GGUF" --model "m=$gguf,mmproj=$dir/passwd"
+startup_fails "mmproj= a model" 'general.architecture: expected "clip"' --model "m=$gguf,mmproj=$gguf"
+startup_fails "mmproj= missing" "does not exist" --model "m=$gguf,mmproj=$dir/nope.gguf"
+startup_fails "--mmproj of another width" "projects to width 1024, the model's embedding length is 256" \
+  --model "m=$gguf" --mmproj "$dir/mmproj-mid.gguf"
+startup_fails "two projectors fit beside the model" "2 projectors beside it fit it (mmproj-F16.gguf, mmproj-F32.gguf" \
+  --model "m=$dir/two/m.gguf"
+startup_fails "--mmproj and --no-mmproj" "contradict" --model "m=$gguf" --mmproj "$dir/mmproj-tiny.gguf" --no-mmproj
+startup_fails "LOCUS_MODEL_FILES with a bad mmproj" "does not read as GGUF" \
+  "LOCUS_MODEL_FILES=a=$gguf,mmproj=$dir/passwd,b=$gguf"
+"$locus" serve --help >"$dir/help" 2>&1
+grep -q -- "--mmproj" "$dir/help" && grep -q -- "--no-mmproj" "$dir/help" && grep -q -- "mmproj=FILE" "$dir/help" \
+  && ok "serve --help documents --mmproj, --no-mmproj and NAME=PATH,mmproj=FILE" || bad "serve --help: $(cat "$dir/help")"
 "$locus" serve --help >"$dir/help" 2>&1
 grep -q -- "--model " "$dir/help" && grep -q -- "--model-dir" "$dir/help" && grep -q LOCUS_MODEL_FILES "$dir/help" \
   && grep -q LOCUS_MODEL_DIR "$dir/help" && ok "serve --help documents --model, --model-dir and their variables" \
@@ -169,6 +194,61 @@ PY
 
 grep -q '"status":500' "$dir/log" && bad "a 500 in the log: $(grep '"status":500' "$dir/log" | head -n 3)" \
   || ok "no request answered 500"
+kill "$pid" && wait "$pid" && ok "SIGTERM exits 0" || bad "SIGTERM exit code"
+pid=
+
+# Served files with projectors: one found beside its model (said at start), the same file with mmproj=none,
+# one given with mmproj=FILE; capabilities and projector_info follow the projector on every listing route.
+port=$(free_port)
+LOCUS_MODELS="$dir/store" LOCUS_MODEL_FILES="seeing=$dir/vision/m.gguf,blind=$dir/vision/m.gguf,mmproj=none" \
+  "$locus" serve --host "127.0.0.1:$port" --slots 1 --ctx 512 --threads 2 \
+  --model "given=$gguf,mmproj=$dir/mmproj-tiny.gguf" >"$dir/out" 2>"$dir/log" &
+pid=$!
+wait_for_server "$port" || exit 1
+grep -qF "seeing:latest: projector $dir/vision/mmproj-m.gguf (vision and audio), found beside the model and used automatically" \
+  "$dir/log" && ok "start-up says the projector beside the model was picked up" || bad "start-up log: $(cat "$dir/log")"
+grep -qF "given:latest: projector $dir/mmproj-tiny.gguf (vision and audio), given with --model given=" "$dir/log" \
+  && ok "start-up names the given projector" || bad "start-up log: $(cat "$dir/log")"
+grep -qF "blind:latest: no projector" "$dir/log" && ok "start-up says mmproj=none serves text only" \
+  || bad "start-up log: $(cat "$dir/log")"
+python3 - "http://127.0.0.1:$port" <<'PY'
+import json, sys, urllib.request
+base = sys.argv[1]
+fails = 0
+def call(method, path, body=None):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(base + path, data=data, method=method, headers={'Content-Type': 'application/json'})
+    with urllib.request.urlopen(req, timeout=60) as r:
+        return json.loads(r.read())
+def check(name, cond, detail=''):
+    global fails
+    print(('ok   ' if cond else 'FAIL ') + name + ('' if cond else ': ' + str(detail)[:400]))
+    fails += 0 if cond else 1
+full = ['completion', 'vision', 'audio', 'tools', 'thinking']
+text = ['completion', 'tools', 'thinking']
+want = {'seeing:latest': full, 'given:latest': full, 'blind:latest': text}
+for name, caps in want.items():
+    s = call('POST', '/api/show', {'model': name})
+    check(f'/api/show {name}: capabilities {caps}', s['capabilities'] == caps, s['capabilities'])
+    check(f'/api/show {name}: projector_info exactly with a projector', ('projector_info' in s) == (caps == full),
+          list(s))
+    m = call('GET', '/v1/models/' + name)
+    check(f'/v1/models/{name}: capabilities', m.get('capabilities') == caps and m['object'] == 'model', m)
+tags = {m['name']: m['capabilities'] for m in call('GET', '/api/tags')['models']}
+check('/api/tags capabilities', tags == want, tags)
+models = {m['id']: m['capabilities'] for m in call('GET', '/v1/models')['data']}
+check('/v1/models capabilities', models == want, models)
+info = call('POST', '/api/show', {'model': 'seeing'})['projector_info']
+check('projector_info: the projector GGUF\'s metadata',
+      info['general.architecture'] == 'clip' and info['clip.vision.projector_type'] == 'gemma4uv'
+      and info['clip.audio.projector_type'] == 'gemma4ua' and info['clip.vision.projection_dim'] == 256
+      and info['general.parameter_count'] > 0, info)
+r = call('POST', '/api/chat', {'model': 'seeing', 'messages': [{'role': 'user', 'content': 'Hi'}], 'stream': False,
+                               'options': {'num_predict': 2}})
+check('a model with a projector still chats', r.get('done') is True, r)
+sys.exit(1 if fails else 0)
+PY
+[ $? -eq 0 ] || fail=1
 kill "$pid" && wait "$pid" && ok "SIGTERM exits 0" || bad "SIGTERM exit code"
 pid=
 exit $fail

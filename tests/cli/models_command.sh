@@ -59,6 +59,53 @@ run "create --quantize Q4_K_M" "$locus" create tiny:q4 -f "$dir/src/Modelfile" -
 printf 'FROM tiny:f16\nPARAMETER top_k 20\n' >"$dir/Derived"
 run "create FROM a model" "$locus" create derived -f "$dir/Derived"
 
+# A model and its projector on two FROM lines (as Ollama documents it; `ollama create` 0.32 hangs on it, so each
+# create runs under a timeout): the projector becomes a layer of its own right after the model, in either order
+# of the lines, and `show` has a Projector section and vision/audio capabilities.
+"$mkmodel" --preset tiny -q --mmproj "$dir/src/mmproj-m.gguf" || { echo "mkmodel --mmproj failed"; exit 1; }
+"$mkmodel" --preset mid -q --mmproj "$dir/src/mmproj-mid.gguf" || { echo "mkmodel --mmproj failed"; exit 1; }
+pdigest=$(sha256sum "$dir/src/mmproj-m.gguf" | cut -c1-64)
+layers_of() {  # model name: its manifest's layer media types, one line
+  python3 -c 'import json,sys; print(" ".join(l["mediaType"].rsplit(".",1)[1] + ":" + l["digest"][7:19] for l in json.load(open(sys.argv[1]))["layers"]))' \
+    "$dir/store/manifests/registry.ollama.ai/library/$1/latest"
+}
+printf 'FROM ./m.gguf\nFROM ./mmproj-m.gguf\nSYSTEM sees\n' >"$dir/src/Vision"
+run "create with a second FROM naming the projector" timeout 60 "$locus" create vision -f "$dir/src/Vision"
+mdigest=$(sha256sum "$dir/src/m.gguf" | cut -c1-64)
+[ "$(layers_of vision)" = "model:${mdigest:0:12} projector:${pdigest:0:12} system:$(printf sees | sha256sum | cut -c1-12)" ] \
+  && ok "the projector is its own layer after the model" || bad "projector layer: $(layers_of vision)"
+printf 'FROM ./mmproj-m.gguf\nFROM tiny:f16\n' >"$dir/src/Vision2"
+run "create FROM a projector and a store model" timeout 60 "$locus" create vision2 -f "$dir/src/Vision2"
+layers_of vision2 | grep -q "^model:${mdigest:0:12} projector:${pdigest:0:12} " && ok "store model plus projector" \
+  || bad "store model plus projector: $(layers_of vision2)"
+run "show a model with a projector" "$locus" show vision
+has "show Capabilities vision" "    vision"
+has "show Capabilities audio" "    audio"
+has "show Projector section" "  Projector"
+has "show projector architecture" "architecture        clip"
+has "show projector dimensions" "dimensions          256"
+run "show --modelfile names the projector" "$locus" show vision --modelfile
+has "modelfile second FROM" "FROM $dir/store/blobs/sha256-$pdigest"
+cp "$dir/out" "$dir/src/Again"
+run "create from what show --modelfile printed" timeout 60 "$locus" create again -f "$dir/src/Again"
+[ "$(layers_of again)" = "$(layers_of vision)" ] && ok "the printed Modelfile recreates the layers" \
+  || bad "recreated layers: $(layers_of again) vs $(layers_of vision)"
+run "show a model without a projector" "$locus" show tiny:f16
+if grep -q "Projector\|vision" "$dir/out"; then bad "no projector, no Projector section: $(cat "$dir/out")"
+else ok "no projector, no Projector section"; fi
+run "show a GGUF path finds the mmproj beside it" "$locus" show "$dir/src/m.gguf"
+has "the one of its width" "dimensions          256"
+printf 'FROM ./mmproj-m.gguf\n' >"$dir/src/BadP1"
+fails "a projector alone" "Modelfile line 1: FROM $dir/src/mmproj-m.gguf is a projector (mmproj) GGUF, not a model" \
+  timeout 60 "$locus" create x -f "$dir/src/BadP1"
+printf 'FROM ./m.gguf\nFROM tiny:f16\n' >"$dir/src/BadP2"
+fails "two models" "Modelfile line 2: a second model (line 1 names one)" timeout 60 "$locus" create x -f "$dir/src/BadP2"
+printf 'FROM ./m.gguf\nFROM ./mmproj-mid.gguf\n' >"$dir/src/BadP3"
+fails "a projector of another width" "projects to width 1024, the model's embedding length is 256" \
+  timeout 60 "$locus" create x -f "$dir/src/BadP3"
+printf 'FROM ./m.gguf\nFROM ./mmproj-m.gguf\nFROM ./mmproj-m.gguf\n' >"$dir/src/BadP4"
+fails "a third FROM" "Modelfile line 3: a third FROM" timeout 60 "$locus" create x -f "$dir/src/BadP4"
+
 run "list" "$locus" list
 has "list header" "NAME"
 has "list shows the model" "tiny:f16"
@@ -143,6 +190,19 @@ else ok "second create skips the upload"; fi
 run "create --quantize through the server" served "$locus" create big:q8 -f "$dir/src/Modelfile" --quantize q8_0
 run "show the quantized model" served "$locus" show big:q8
 has "server quantization" "quantization        Q8_0"
+# Two FROM lines through the server: both files go up as blobs, the server tells them apart.
+run "create with a projector through the server" served timeout 60 "$locus" create sv -f "$dir/src/Vision"
+[ -f "$dir/served/blobs/sha256-$pdigest" ] && ok "the projector went up as a blob" \
+  || bad "the projector went up as a blob: $(ls "$dir/served/blobs")"
+run "show it through the server" served "$locus" show sv
+has "server Projector section" "  Projector"
+has "server capabilities" "    vision"
+printf 'FROM big:1\nFROM ./mmproj-m.gguf\n' >"$dir/src/Vision3"
+run "create FROM a model and a projector through the server" served timeout 60 "$locus" create sv2 -f "$dir/src/Vision3"
+run "show that one through the server" served "$locus" show sv2
+has "server Projector from FROM model" "  Projector"
+fails "a projector of another width through the server" "projects to width 1024" \
+  served timeout 60 "$locus" create x -f "$dir/src/BadP3"
 # The server never opens a path a request names; `locus show PATH` reads the file on this machine instead.
 shows=$(grep -c '"path":"/api/show"' "$dir/serve.log")
 run "show a GGUF path while a server runs" served "$locus" show "$dir/src/m.gguf"
