@@ -183,6 +183,17 @@ std::string jpeg_blocks(int width, int height, int ncomp, F value, bool adobe) {
   return s;
 }
 
+// A small valid JPEG whose frame header is then made to declare width x height.
+inline std::string jpeg_declaring(uint16_t width, uint16_t height) {
+  std::string s = jpeg_blocks(8, 8, 1, [](int, int, int) { return 99; }, false);
+  const size_t sof = s.find("\xff\xc0");
+  s[sof + 5] = static_cast<char>(height >> 8);
+  s[sof + 6] = static_cast<char>(height & 0xff);
+  s[sof + 7] = static_cast<char>(width >> 8);
+  s[sof + 8] = static_cast<char>(width & 0xff);
+  return s;
+}
+
 // An APP1 Exif segment with IFD0 holding Orientation = `orientation`, and IFD1 pointing at a small JPEG thumbnail
 // (as cameras write it: a second SOI..EOI inside the first file's header).
 inline std::string exif_segment(int orientation, const std::string& thumbnail) {

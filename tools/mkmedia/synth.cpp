@@ -231,11 +231,24 @@ Frame convert_frame(const AVFrame* src, AVPixelFormat fmt) {
   return f;
 }
 
-// A frame of `p` in a layout `c` takes, stored as `pixels`; sets *fmt.
-Frame frame_for(const AVCodec* c, const Picture& p, Pixels pixels, AVPixelFormat* fmt) {
+// A frame of `p` in a layout `c` takes, stored as `pixels`; sets *fmt. `lossless`: RGB may go into an opaque
+// RGBA layout rather than through YUV.
+Frame frame_for(const AVCodec* c, const Picture& p, Pixels pixels, bool lossless, AVPixelFormat* fmt) {
   std::vector<AVPixelFormat> exact;
   switch (pixels) {
-    case Pixels::kRgb: exact = {AV_PIX_FMT_RGB24, AV_PIX_FMT_BGR24}; break;
+    case Pixels::kRgb:
+      exact = {AV_PIX_FMT_RGB24, AV_PIX_FMT_BGR24};
+      if (lossless) {
+        for (AVPixelFormat f : {AV_PIX_FMT_RGBA, AV_PIX_FMT_BGRA}) {
+          if (!supports(c, AV_PIX_FMT_RGB24) && !supports(c, AV_PIX_FMT_BGR24) && supports(c, f)) {
+            Picture opaque = p;
+            for (size_t i = 3; i < opaque.rgba.size(); i += 4) opaque.rgba[i] = 255;
+            *fmt = f;
+            return picture_frame(opaque, f);
+          }
+        }
+      }
+      break;
     case Pixels::kRgba: exact = {AV_PIX_FMT_RGBA, AV_PIX_FMT_BGRA}; break;
     case Pixels::kGray: exact = {AV_PIX_FMT_GRAY8}; break;
     case Pixels::kGray16: exact = {AV_PIX_FMT_GRAY16BE, AV_PIX_FMT_GRAY16LE}; break;
@@ -409,13 +422,17 @@ Picture synth_picture(int width, int height, uint32_t seed, int frame) {
     for (auto& c : b) c = static_cast<uint8_t>(40 + next() % 176);
   }
   p.palette.resize(256);
+  // Distinct colours: FFmpeg 5.1's GIF encoder maps a repeated palette colour's pixels to entry 0.
   for (int q = 0; q < 4; ++q) {
     for (int j = 0; j < 64; ++j) {
-      uint32_t v = 0xff000000U;
-      for (int c = 0; c < 3; ++c) {
-        const int off = static_cast<int>(next() % 49) - 24;
-        v |= static_cast<uint32_t>(std::clamp(p.base[q][c] + off, 0, 255)) << (16 - 8 * c);
-      }
+      uint32_t v;
+      do {
+        v = 0xff000000U;
+        for (int c = 0; c < 3; ++c) {
+          const int off = static_cast<int>(next() % 49) - 24;
+          v |= static_cast<uint32_t>(std::clamp(p.base[q][c] + off, 0, 255)) << (16 - 8 * c);
+        }
+      } while (std::find(p.palette.begin(), p.palette.begin() + q * 64 + j, v) != p.palette.begin() + q * 64 + j);
       p.palette[static_cast<size_t>(q * 64 + j)] = v;
     }
   }
@@ -427,7 +444,9 @@ Picture synth_picture(int width, int height, uint32_t seed, int frame) {
     for (int x = 0; x < width; ++x) {
       const size_t i = static_cast<size_t>(y) * width + x;
       const int q = (y * 2 >= height ? 2 : 0) + (x * 2 >= width ? 1 : 0);
-      const uint8_t idx = static_cast<uint8_t>(q * 64 + static_cast<int>(next() % 64));
+      // 63 of each quadrant's 64 entries: FFmpeg's GIF encoder takes an unused entry for transparency, or else
+      // the least used one, which would change those pixels.
+      const uint8_t idx = static_cast<uint8_t>(q * 64 + static_cast<int>(next() % 63));
       p.index[i] = idx;
       const uint32_t v = p.palette[idx];
       for (int c = 0; c < 3; ++c) {
@@ -490,7 +509,8 @@ std::string encode_picture(const std::vector<Picture>& frames, const ImageSpec& 
   const AVCodec* codec = encoder(codec_name);
   AVPixelFormat fmt = AV_PIX_FMT_NONE;
   std::vector<Frame> pics;
-  for (const Picture& p : frames) pics.push_back(frame_for(codec, p, spec.pixels, &fmt));
+  const bool lossless = f != "jpeg" && (f != "webp" || spec.lossless);
+  for (const Picture& p : frames) pics.push_back(frame_for(codec, p, spec.pixels, lossless, &fmt));
   Codec c = alloc_codec(codec);
   c->width = frames[0].width;
   c->height = frames[0].height;

@@ -18,7 +18,7 @@ const char* pixels_name(Pixels p);  // "rgb", "rgba", "gray", "gray16", "rgb48",
 
 // A synthetic picture in all the representations the encoders take, consistent with each other:
 //   four quadrants around a base colour each (top-left, top-right, bottom-left, bottom-right; channels 40..215),
-//   each pixel one of 64 palette colours within 24 of its quadrant's base; alpha 64..255 in a diagonal pattern
+//   each pixel one of 63 distinct palette colours within 24 of its quadrant's base (the 64th is unused); alpha 64..255 in a diagonal pattern
 //   (never 0, so encoders keep the colour under it); the 16-bit version is the 8-bit value * 257 less 0..127.
 struct Picture {
   int width = 0;
