@@ -40,6 +40,10 @@ void quiet_ffmpeg_logs() {
 }
 
 void FormatDeleter::operator()(AVFormatContext* f) const { avformat_close_input(&f); }
+void IoDeleter::operator()(AVIOContext* io) const {
+  av_freep(&io->buffer);  // FFmpeg may have replaced the buffer it was given
+  avio_context_free(&io);
+}
 void CodecDeleter::operator()(AVCodecContext* c) const { avcodec_free_context(&c); }
 void FrameDeleter::operator()(AVFrame* f) const { av_frame_free(&f); }
 void PacketDeleter::operator()(AVPacket* p) const { av_packet_free(&p); }
@@ -242,14 +246,14 @@ Input::Input(std::string_view bytes, const Limits& limits) : limits_(limits) {
   constexpr int kIoBuffer = 64 * 1024;
   auto* io_buf = static_cast<uint8_t*>(av_malloc(kIoBuffer));
   if (io_buf == nullptr) throw std::bad_alloc();
-  io_ = avio_alloc_context(io_buf, kIoBuffer, 0, &reader_, &Input::read, nullptr, &Input::seek);
-  if (io_ == nullptr) {
+  io_.reset(avio_alloc_context(io_buf, kIoBuffer, 0, &reader_, &Input::read, nullptr, &Input::seek));
+  if (!io_) {
     av_free(io_buf);
     throw std::bad_alloc();
   }
   AVFormatContext* f = avformat_alloc_context();
   if (f == nullptr) throw std::bad_alloc();
-  f->pb = io_;
+  f->pb = io_.get();
   f->flags |= AVFMT_FLAG_CUSTOM_IO;
   f->io_open = &refuse_open;
   AVDictionary* opts = nullptr;
@@ -302,14 +306,6 @@ Input::Input(std::string_view bytes, const Limits& limits) : limits_(limits) {
       refuse_pixels(kind_ == Kind::kImage ? "image" : "video frame", static_cast<uint64_t>(par->width),
                     static_cast<uint64_t>(par->height), limits);
     }
-  }
-}
-
-Input::~Input() {
-  fmt_.reset();  // before the AVIOContext it reads from
-  if (io_ != nullptr) {
-    av_freep(&io_->buffer);
-    avio_context_free(&io_);
   }
 }
 

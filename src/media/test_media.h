@@ -1,8 +1,6 @@
 // Tests only: hand-made media files (headers that lie, CMYK JPEG/TIFF, EXIF orientation) and picture statistics.
 #pragma once
 
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <array>
 #include <cmath>
