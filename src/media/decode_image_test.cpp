@@ -140,6 +140,36 @@ TEST(DecodeImage, JpegExifOrientationIsApplied) {
   }
 }
 
+TEST(DecodeImage, WebpExifOrientationIsApplied) {
+  for (int o : {3, 6, 8}) {
+    ImageSpec spec;
+    spec.format = "webp";
+    spec.width = 80;
+    spec.height = 48;
+    spec.seed = 50 + static_cast<uint32_t>(o);
+    const auto pic = mkmedia::synth_picture(80, 48, spec.seed);
+    const Image img = decode_image(testing::webp_with_exif(mkmedia::encode_image(spec), 80, 48, o));
+    ASSERT_EQ(img.width, o == 3 ? 80 : 48) << o;
+    EXPECT_LT(testing::max_channel_gap(testing::quadrant(img, kShown[o].top_left), pic.base[0]), 10) << o;
+    EXPECT_LT(testing::max_channel_gap(testing::quadrant(img, kShown[o].top_right), pic.base[1]), 10) << o;
+  }
+}
+
+TEST(DecodeImage, PngExifIsNotRead) {
+  // FFmpeg 5.1's PNG decoder skips the eXIf chunk: the picture comes as stored (as llama.cpp's stb_image, which
+  // applies no orientation at all).
+  ImageSpec spec;
+  spec.width = 40;
+  spec.height = 20;
+  const std::string png = mkmedia::encode_image(spec);
+  std::string chunk;
+  testing::png_chunk(chunk, "eXIf", testing::exif_segment(6, "").substr(4 + 6));
+  const size_t idat = png.find("IDAT") - 4;
+  const Image img = decode_image(png.substr(0, idat) + chunk + png.substr(idat));
+  EXPECT_EQ(img.width, 40);
+  EXPECT_EQ(img.rgb, mkmedia::expected_rgb(mkmedia::synth_picture(40, 20, spec.seed), Pixels::kRgb));
+}
+
 TEST(Orientation, ApplyMatchesTheExifTable) {
   // A 3x2 picture with distinct pixels: check every orientation against the corner table, exactly.
   Image in;

@@ -228,6 +228,25 @@ inline std::string with_exif(const std::string& jpeg, int orientation, const std
   return jpeg.substr(0, 2) + exif_segment(orientation, thumbnail) + jpeg.substr(2);
 }
 
+// A simple (VP8) WebP file rewritten as VP8X with an EXIF chunk holding `orientation`.
+inline std::string webp_with_exif(const std::string& webp, int width, int height, int orientation) {
+  const std::string exif = exif_segment(orientation, "").substr(4 + 6);  // the TIFF part
+  std::string body = "WEBPVP8X";
+  put_le(body, 10, 4);
+  body += static_cast<char>(0x08);  // EXIF present
+  body.append(3, '\0');
+  put_le(body, static_cast<uint32_t>(width - 1), 3);
+  put_le(body, static_cast<uint32_t>(height - 1), 3);
+  body += webp.substr(12);  // the VP8 chunk
+  body += "EXIF";
+  put_le(body, static_cast<uint32_t>(exif.size()), 4);
+  body += exif;
+  if (exif.size() & 1) body += '\0';
+  std::string file = "RIFF";
+  put_le(file, static_cast<uint32_t>(body.size()), 4);
+  return file + body;
+}
+
 // An uncompressed CMYK TIFF (photometric 5: 0 is no ink), 8 bits per ink, one strip.
 inline std::string tiff_cmyk(int width, int height, const std::vector<uint8_t>& cmyk) {
   std::string s = "II*";
