@@ -346,6 +346,7 @@ CodecPtr open_decoder(const Input& in, int index, const std::string& what) {
   c->pkt_timebase = st->time_base;
   c->max_pixels = static_cast<int64_t>(std::min<uint64_t>(in.limits().max_pixels, std::numeric_limits<int64_t>::max()));
   c->thread_count = 1;
+  if (st->codecpar->codec_type == AVMEDIA_TYPE_AUDIO) c->max_samples = 1 << 20;  // per frame: no codec needs more
   r = avcodec_open2(c.get(), dec, nullptr);
   if (r < 0) throw MediaError("cannot open the " + std::string(dec->name) + " decoder for the " + what + ": " + av_error_text(r));
   return c;

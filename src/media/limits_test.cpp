@@ -90,7 +90,7 @@ TEST(Probe, EveryFormatByContent) {
       EXPECT_EQ(probe(mkmedia::encode_image(s)), Kind::kImage) << f << " animated";
     }
   }
-  for (const char* f : {"wav", "mp3", "flac", "ogg", "m4a", "webm"}) {
+  for (const char* f : {"wav", "mp3", "flac", "ogg", "m4a", "webm", "aiff", "aac"}) {
     mkmedia::AudioSpec s;
     s.format = f;
     s.seconds = 0.3;

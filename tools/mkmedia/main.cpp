@@ -20,7 +20,7 @@ int main(int argc, char** argv) {
   bool with_audio = false, lossless = false, variable_rate = false;
   app.add_option("--kind", kind, "image, audio or video")->required()->check(CLI::IsMember({"image", "audio", "video"}));
   app.add_option("--format", format,
-                 "image: png, jpeg, webp, gif, bmp, tiff; audio: wav, mp3, flac, ogg, m4a, webm; video: mp4, webm, mkv, "
+                 "image: png, jpeg, webp, gif, bmp, tiff; audio: wav, mp3, flac, ogg, m4a, webm, aiff, aac; video: mp4, webm, mkv, "
                  "avi, mov")
       ->required();
   app.add_option("-o,--output", out, "the file to write")->required();

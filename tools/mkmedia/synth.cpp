@@ -98,7 +98,8 @@ class MemoryMuxer {
     auto* buf = static_cast<uint8_t*>(av_malloc(kBuf));
     io_ = avio_alloc_context(buf, kBuf, 1, this, nullptr, &MemoryMuxer::write, &MemoryMuxer::seek);
     fmt_->pb = io_;
-    fmt_->flags |= AVFMT_FLAG_CUSTOM_IO;
+    // Bit-exact: no random stream serials or UIDs (Ogg, Matroska), no version strings: same input, same bytes.
+    fmt_->flags |= AVFMT_FLAG_CUSTOM_IO | AVFMT_FLAG_BITEXACT;
   }
   ~MemoryMuxer() {
     avformat_free_context(fmt_);
@@ -608,8 +609,14 @@ std::string encode_audio(const AudioSpec& spec) {
   } else if (f == "webm") {
     codec_name = "libopus";
     muxer = "webm";
+  } else if (f == "aiff") {
+    codec_name = "pcm_s16be";
+    muxer = "aiff";
+  } else if (f == "aac") {
+    codec_name = "aac";
+    muxer = "adts";  // raw AAC: no container, no length in any header
   } else {
-    fail("unknown audio format '" + f + "'; expected wav, mp3, flac, ogg, m4a or webm");
+    fail("unknown audio format '" + f + "'; expected wav, mp3, flac, ogg, m4a, webm, aiff or aac");
   }
   if (f == "mp3" && spec.channels > 2) fail("mp3 holds 1 or 2 channels");
   const std::vector<float> pcm = synth_audio(spec);

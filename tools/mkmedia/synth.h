@@ -54,7 +54,7 @@ std::string encode_picture(const std::vector<Picture>& frames, const ImageSpec& 
 // ---- Audio ----
 
 struct AudioSpec {
-  std::string format = "wav";  // wav, mp3, flac, ogg (Opus), m4a (AAC), webm (Opus)
+  std::string format = "wav";  // wav, mp3, flac, ogg (Opus), m4a (AAC), webm (Opus), aiff, aac (raw ADTS)
   double seconds = 1;
   int rate = 48000;
   int channels = 1;
