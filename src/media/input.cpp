@@ -199,16 +199,27 @@ Input::Input(std::string_view bytes, const Limits& limits) : limits_(limits) {
   }
   refuse_heif(bytes);
 
-  // Probe the content (never a name) with FFmpeg's probes, over up to 5 MB, as avformat_open_input would.
-  const size_t probe_size = std::min<size_t>(bytes.size(), 5'000'000);
-  std::vector<uint8_t> probe_buf(probe_size + AVPROBE_PADDING_SIZE, 0);
-  std::memcpy(probe_buf.data(), bytes.data(), probe_size);
-  AVProbeData pd{};
-  pd.filename = "";
-  pd.buf = probe_buf.data();
-  pd.buf_size = static_cast<int>(probe_size);
+  // Probe the content (never a name) with FFmpeg's probes, as avformat_open_input does: over the first 2 KB,
+  // doubling up to 5 MB until a format scores above AVPROBE_SCORE_RETRY (at the last size any score will do).
+  const size_t max_probe = std::min<size_t>(bytes.size(), 5'000'000);
+  std::vector<uint8_t> probe_buf;
+  const AVInputFormat* ifmt = nullptr;
   int score = 0;
-  const AVInputFormat* ifmt = av_probe_input_format3(&pd, 1, &score);
+  for (size_t n = std::min<size_t>(2048, max_probe);; n = std::min(n * 2, max_probe)) {
+    probe_buf.assign(n + AVPROBE_PADDING_SIZE, 0);
+    std::memcpy(probe_buf.data(), bytes.data(), n);
+    AVProbeData pd{};
+    pd.filename = "";
+    pd.buf = probe_buf.data();
+    pd.buf_size = static_cast<int>(n);
+    score = 0;
+    ifmt = av_probe_input_format3(&pd, 1, &score);
+    if ((ifmt != nullptr && score > AVPROBE_SCORE_RETRY) || n == max_probe) break;
+    // Still-picture probes check magic bytes and structure; their half score (JPEG's until it sees the end of
+    // the file) is as sure as it gets, so a 5 MB photo is not probed five megabytes deep.
+    const Accepted* a = ifmt != nullptr ? accepted(ifmt) : nullptr;
+    if (a != nullptr && a->image && score >= AVPROBE_SCORE_RETRY) break;
+  }
   probe_buf.clear();
   probe_buf.shrink_to_fit();
   if (ifmt == nullptr || score <= 0) {
