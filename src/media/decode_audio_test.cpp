@@ -212,7 +212,7 @@ TEST(DecodeAudio, ByteAndStreamLimits) {
   Limits s;
   s.max_streams = 1;
   EXPECT_TRUE(has(error_of([&] { decode_audio(mkmedia::encode_video(v), s); }),
-                  "streams or more; the limit is 1 (LOCUS_MEDIA_MAX_STREAMS)"));
+                  "has 2 streams; the limit is 1 (LOCUS_MEDIA_MAX_STREAMS)"));
 }
 
 }  // namespace

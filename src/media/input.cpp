@@ -270,15 +270,14 @@ Input::Input(std::string_view bytes, const Limits& limits) : limits_(limits) {
   AVDictionary* opts = nullptr;
   av_dict_set(&opts, "protocol_whitelist", "none", 0);
   av_dict_set(&opts, "format_whitelist", format_whitelist().c_str(), 0);
-  // One stream over the limit is enough to refuse; demuxers stop adding streams there.
-  av_dict_set_int(&opts, "max_streams", limits.max_streams + 1, 0);
   const int r = avformat_open_input(&f, "", ifmt, &opts);  // frees f on failure
   av_dict_free(&opts);
   if (r < 0) throw MediaError("cannot read the " + label_ + " " + (image_demuxer_ ? "image" : "file") + ": " + av_error_text(r));
   fmt_.reset(f);
 
+  // (FFmpeg's own ceiling, max_streams = 1000, keeps a file from declaring more than that.)
   if (fmt_->nb_streams > static_cast<unsigned>(limits.max_streams)) {
-    throw MediaError("the " + label_ + " file has " + std::to_string(fmt_->nb_streams) + " streams or more; the limit is " +
+    throw MediaError("the " + label_ + " file has " + std::to_string(fmt_->nb_streams) + " streams; the limit is " +
                      std::to_string(limits.max_streams) + " (LOCUS_MEDIA_MAX_STREAMS)");
   }
 
