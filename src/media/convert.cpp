@@ -136,14 +136,34 @@ Image apply_orientation(const Image& in, int orientation) {
     for (int x = 0; x < w; ++x) {
       int ox = x, oy = y;
       switch (orientation) {
-        case 2: ox = w - 1 - x; break;
-        case 3: ox = w - 1 - x; oy = h - 1 - y; break;
-        case 4: oy = h - 1 - y; break;
-        case 5: ox = y; oy = x; break;
-        case 6: ox = h - 1 - y; oy = x; break;
-        case 7: ox = h - 1 - y; oy = w - 1 - x; break;
-        case 8: ox = y; oy = w - 1 - x; break;
-        default: break;
+        case 2:
+          ox = w - 1 - x;
+          break;
+        case 3:
+          ox = w - 1 - x;
+          oy = h - 1 - y;
+          break;
+        case 4:
+          oy = h - 1 - y;
+          break;
+        case 5:
+          ox = y;
+          oy = x;
+          break;
+        case 6:
+          ox = h - 1 - y;
+          oy = x;
+          break;
+        case 7:
+          ox = h - 1 - y;
+          oy = w - 1 - x;
+          break;
+        case 8:
+          ox = y;
+          oy = w - 1 - x;
+          break;
+        default:
+          break;
       }
       const uint8_t* s = &in.rgb[(static_cast<size_t>(y) * w + x) * 3];
       uint8_t* d = &out.rgb[(static_cast<size_t>(oy) * out.width + ox) * 3];

@@ -166,8 +166,8 @@ Audio decode_audio(std::string_view bytes, const Limits& limits) {
   if (in.kind() == Kind::kImage) throw MediaError("expected audio; the content is " + in.kind_phrase());
   const int as = in.audio_stream();
   if (as < 0) {
-    throw MediaError("expected audio; the " + in.label() + " file has no audio stream FFmpeg can decode (streams: " +
-                     in.stream_list() + ")");
+    throw MediaError("expected audio; the " + in.label() +
+                     " file has no audio stream FFmpeg can decode (streams: " + in.stream_list() + ")");
   }
   const double declared = detail::header_seconds(in, as);
   if (declared > limits.max_audio_seconds) {

@@ -157,7 +157,8 @@ TEST(DecodeAudio, DurationLimitFromTheHeaderAndWhileDecoding) {
   for (const char* format : {"mp3", "flac", "ogg", "m4a", "webm", "aiff"}) {
     spec.format = format;
     // (MP3 and Opus headers count the codec's padding too: 2.04 and 2.01 s.)
-    EXPECT_TRUE(has(error_of([&] { decode_audio(mkmedia::encode_audio(spec), l); }), " s long; the limit is 1.5 s")) << format;
+    EXPECT_TRUE(has(error_of([&] { decode_audio(mkmedia::encode_audio(spec), l); }), " s long; the limit is 1.5 s"))
+        << format;
   }
   // Raw AAC has no header that gives a length: caught while decoding.
   spec.format = "aac";
@@ -176,7 +177,8 @@ TEST(DecodeAudio, DurationLimitFromTheHeaderAndWhileDecoding) {
 
 TEST(DecodeAudio, MislabelledAndMissingAudio) {
   mkmedia::ImageSpec img;
-  EXPECT_EQ(error_of([&] { decode_audio(mkmedia::encode_image(img)); }), "expected audio; the content is an image (png)");
+  EXPECT_EQ(error_of([&] { decode_audio(mkmedia::encode_image(img)); }),
+            "expected audio; the content is an image (png)");
   mkmedia::VideoSpec v;
   v.frames = 3;
   EXPECT_EQ(error_of([&] { decode_audio(mkmedia::encode_video(v)); }),

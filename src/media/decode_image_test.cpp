@@ -27,10 +27,10 @@ struct Stored {
 // Lossless formats and layouts: the decoded RGB is the stored picture exactly (16-bit: within 1).
 TEST(DecodeImage, LosslessFormatsRoundTripExactly) {
   const Stored stored[] = {
-      {"png", Pixels::kRgb},     {"png", Pixels::kRgba},    {"png", Pixels::kGray},    {"png", Pixels::kGray16},
-      {"png", Pixels::kRgb48},   {"png", Pixels::kPalette}, {"bmp", Pixels::kRgb},     {"bmp", Pixels::kRgba},
-      {"bmp", Pixels::kGray},    {"bmp", Pixels::kPalette}, {"tiff", Pixels::kRgb},    {"tiff", Pixels::kRgba},
-      {"tiff", Pixels::kGray},   {"tiff", Pixels::kGray16}, {"tiff", Pixels::kRgb48},  {"tiff", Pixels::kPalette},
+      {"png", Pixels::kRgb},     {"png", Pixels::kRgba},    {"png", Pixels::kGray},   {"png", Pixels::kGray16},
+      {"png", Pixels::kRgb48},   {"png", Pixels::kPalette}, {"bmp", Pixels::kRgb},    {"bmp", Pixels::kRgba},
+      {"bmp", Pixels::kGray},    {"bmp", Pixels::kPalette}, {"tiff", Pixels::kRgb},   {"tiff", Pixels::kRgba},
+      {"tiff", Pixels::kGray},   {"tiff", Pixels::kGray16}, {"tiff", Pixels::kRgb48}, {"tiff", Pixels::kPalette},
       {"gif", Pixels::kPalette}, {"webp", Pixels::kRgb},    {"webp", Pixels::kRgba},
   };
   const std::pair<int, int> sizes[] = {{1, 1}, {7, 5}, {64, 48}, {333, 17}, {2, 300}};
@@ -73,7 +73,8 @@ TEST(DecodeImage, LossyFormatsKeepTheColours) {
       const auto pic = mkmedia::synth_picture(spec.width, spec.height, seed);
       EXPECT_LT(testing::mean_abs_diff(img.rgb, mkmedia::expected_rgb(pic, Pixels::kRgb)), 14) << format << seed;
       for (int q = 0; q < 4; ++q) {
-        EXPECT_LT(testing::max_channel_gap(testing::quadrant(img, q), pic.base[q]), 10) << format << " seed " << seed << " q" << q;
+        EXPECT_LT(testing::max_channel_gap(testing::quadrant(img, q), pic.base[q]), 10)
+            << format << " seed " << seed << " q" << q;
       }
     }
   }
@@ -135,8 +136,10 @@ TEST(DecodeImage, JpegExifOrientationIsApplied) {
     const bool turned = o >= 5;
     ASSERT_EQ(img.width, turned ? 48 : 80) << o;
     ASSERT_EQ(img.height, turned ? 80 : 48) << o;
-    EXPECT_LT(testing::max_channel_gap(testing::quadrant(img, kShown[o].top_left), pic.base[0]), 10) << "orientation " << o;
-    EXPECT_LT(testing::max_channel_gap(testing::quadrant(img, kShown[o].top_right), pic.base[1]), 10) << "orientation " << o;
+    EXPECT_LT(testing::max_channel_gap(testing::quadrant(img, kShown[o].top_left), pic.base[0]), 10)
+        << "orientation " << o;
+    EXPECT_LT(testing::max_channel_gap(testing::quadrant(img, kShown[o].top_right), pic.base[1]), 10)
+        << "orientation " << o;
   }
 }
 
@@ -184,8 +187,8 @@ TEST(Orientation, ApplyMatchesTheExifTable) {
       const int x = (q & 1) ? w - 1 : 0, y = (q & 2) ? h - 1 : 0;
       return out.rgb[(static_cast<size_t>(y) * w + x) * 3];
     };
-    EXPECT_EQ(at(kShown[o].top_left), 0) << o;     // stored (0, 0)
-    EXPECT_EQ(at(kShown[o].top_right), 80) << o;   // stored (2, 0)
+    EXPECT_EQ(at(kShown[o].top_left), 0) << o;    // stored (0, 0)
+    EXPECT_EQ(at(kShown[o].top_right), 80) << o;  // stored (2, 0)
   }
 }
 
@@ -212,9 +215,10 @@ TEST(Orientation, DisplayMatrices) {
 TEST(DecodeImage, CmykJpegFromAdobe) {
   // Four 8x8 blocks per row, two rows: each block a constant ink mix. Adobe's convention: stored values are
   // inverted (255 = no ink), so the colour is R = C' K' / 255, G = M' K' / 255, B = Y' K' / 255.
-  const int inks[8][4] = {{255, 255, 255, 255}, {0, 255, 255, 255}, {255, 0, 255, 255}, {255, 255, 0, 255},
+  const int inks[8][4] = {{255, 255, 255, 255}, {0, 255, 255, 255},  {255, 0, 255, 255},   {255, 255, 0, 255},
                           {255, 255, 255, 0},   {128, 200, 60, 255}, {255, 255, 255, 128}, {40, 90, 200, 180}};
-  const std::string bytes = testing::jpeg_blocks(32, 16, 4, [&](int c, int bx, int by) { return inks[by * 4 + bx][c]; }, true);
+  const std::string bytes = testing::jpeg_blocks(
+      32, 16, 4, [&](int c, int bx, int by) { return inks[by * 4 + bx][c]; }, true);
   const Image img = decode_image(bytes);
   ASSERT_EQ(img.width, 32);
   ASSERT_EQ(img.height, 16);
@@ -251,12 +255,14 @@ TEST(DecodeImage, CmykTiff) {
 
 TEST(DecodeImage, HandMadeGrayAndColourJpegs) {
   // The same block writer with 1 and 3 components (YCbCr): gray blocks decode to their value.
-  const std::string gray = testing::jpeg_blocks(16, 8, 1, [](int, int bx, int) { return bx ? 200 : 30; }, false);
+  const std::string gray = testing::jpeg_blocks(
+      16, 8, 1, [](int, int bx, int) { return bx ? 200 : 30; }, false);
   const Image g = decode_image(gray);
   ASSERT_EQ(g.width, 16);
   EXPECT_EQ(g.rgb[(4 * 16 + 4) * 3], 30);
   EXPECT_EQ(g.rgb[(4 * 16 + 12) * 3 + 2], 200);
-  const std::string ycc = testing::jpeg_blocks(8, 8, 3, [](int c, int, int) { return c == 0 ? 100 : 128; }, false);
+  const std::string ycc = testing::jpeg_blocks(
+      8, 8, 3, [](int c, int, int) { return c == 0 ? 100 : 128; }, false);
   const Image y = decode_image(ycc);
   EXPECT_NEAR(y.rgb[0], 100, 1);
   EXPECT_NEAR(y.rgb[1], 100, 1);
@@ -272,7 +278,8 @@ TEST(DecodeImage, GiganticPicturesAreRefusedFromTheirHeader) {
   EXPECT_TRUE(has(error_of([&] { probe(png); }), "2500000000 pixels"));
   EXPECT_TRUE(has(error_of([&] { decode_image(testing::gif_declaring(65535, 65535)); }), "65535x65535"));
   EXPECT_TRUE(has(error_of([&] { decode_image(testing::bmp_declaring(30000, -30000)); }), "30000x30000"));
-  EXPECT_TRUE(has(error_of([&] { decode_image(testing::jpeg_declaring(65000, 65000)); }), "65000x65000 = 4225000000 pixels"));
+  EXPECT_TRUE(
+      has(error_of([&] { decode_image(testing::jpeg_declaring(65000, 65000)); }), "65000x65000 = 4225000000 pixels"));
   // A real picture over a lowered limit: the same check, from the header, with the limit named.
   ImageSpec spec;
   spec.width = 64;
@@ -336,7 +343,8 @@ TEST(DecodeImage, MislabelledContentSaysWhatItIs) {
   EXPECT_EQ(error_of([&] { decode_image(mkmedia::encode_audio(a)); }), "expected an image; the content is audio (wav)");
   mkmedia::VideoSpec v;
   v.frames = 2;
-  EXPECT_EQ(error_of([&] { decode_image(mkmedia::encode_video(v)); }), "expected an image; the content is a video (mp4/mov)");
+  EXPECT_EQ(error_of([&] { decode_image(mkmedia::encode_video(v)); }),
+            "expected an image; the content is a video (mp4/mov)");
   // A playlist FFmpeg could follow to other files is refused by name, never opened.
   const std::string m3u = "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\nfile:///etc/passwd\n";
   EXPECT_TRUE(has(error_of([&] { probe(m3u); }), "which locus does not read"));
@@ -378,7 +386,9 @@ TEST(ImageHeader, ReadsSizesWithoutDecoding) {
   EXPECT_EQ(size_of(testing::png_declaring(123, 456)), "123x456");
   EXPECT_EQ(size_of(testing::gif_declaring(7, 9)), "7x9");
   EXPECT_EQ(size_of(testing::bmp_declaring(10, -20)), "10x20");
-  EXPECT_EQ(size_of(testing::jpeg_blocks(31, 17, 1, [](int, int, int) { return 1; }, false)), "31x17");
+  EXPECT_EQ(size_of(testing::jpeg_blocks(
+                31, 17, 1, [](int, int, int) { return 1; }, false)),
+            "31x17");
   for (const char* format : {"png", "jpeg", "webp", "gif", "bmp", "tiff"}) {
     ImageSpec spec;
     spec.format = format;

@@ -171,7 +171,8 @@ TEST(DecodeVideo, LongerVideosSeekWithoutLosingFrames) {
       o.max_frames = n;
       const Video v = decode_video(bytes, o);
       ASSERT_EQ(v.frames.size(), static_cast<size_t>(n));
-      for (int i = 0; i < n; ++i) EXPECT_EQ(number_of(v.frames[static_cast<size_t>(i)].image), i * 300 / n) << format << i;
+      for (int i = 0; i < n; ++i)
+        EXPECT_EQ(number_of(v.frames[static_cast<size_t>(i)].image), i * 300 / n) << format << i;
     }
   }
 }

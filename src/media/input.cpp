@@ -137,7 +137,8 @@ std::string brand(std::string_view b, size_t off) {
 // files keep their pictures in (it reads them for AVIF only), so it would find no stream. Said plainly instead.
 void refuse_heif(std::string_view b) {
   if (b.size() < 16 || b.substr(4, 4) != "ftyp") return;
-  uint64_t box = (uint64_t{static_cast<unsigned char>(b[0])} << 24) | (uint64_t{static_cast<unsigned char>(b[1])} << 16) |
+  uint64_t box = (uint64_t{static_cast<unsigned char>(b[0])} << 24) |
+                 (uint64_t{static_cast<unsigned char>(b[1])} << 16) |
                  (uint64_t{static_cast<unsigned char>(b[2])} << 8) | uint64_t{static_cast<unsigned char>(b[3])};
   box = std::min<uint64_t>(std::max<uint64_t>(box, 16), b.size());
   std::vector<std::string> brands{brand(b, 8)};
@@ -272,7 +273,8 @@ Input::Input(std::string_view bytes, const Limits& limits) : limits_(limits) {
   av_dict_set(&opts, "format_whitelist", format_whitelist().c_str(), 0);
   const int r = avformat_open_input(&f, "", ifmt, &opts);  // frees f on failure
   av_dict_free(&opts);
-  if (r < 0) throw MediaError("cannot read the " + label_ + " " + (image_demuxer_ ? "image" : "file") + ": " + av_error_text(r));
+  if (r < 0)
+    throw MediaError("cannot read the " + label_ + " " + (image_demuxer_ ? "image" : "file") + ": " + av_error_text(r));
   fmt_.reset(f);
 
   // (FFmpeg's own ceiling, max_streams = 1000, keeps a file from declaring more than that.)
@@ -295,7 +297,8 @@ Input::Input(std::string_view bytes, const Limits& limits) : limits_(limits) {
     }
   }
   const AVDictionaryEntry* major = av_dict_get(fmt_->metadata, "major_brand", nullptr, 0);
-  const bool avif = major != nullptr && (std::strcmp(major->value, "avif") == 0 || std::strcmp(major->value, "avis") == 0);
+  const bool avif =
+      major != nullptr && (std::strcmp(major->value, "avif") == 0 || std::strcmp(major->value, "avis") == 0);
   if (image_demuxer_ || (avif && has_video)) {
     kind_ = Kind::kImage;
     if (!has_video) throw MediaError("the " + label_ + " image holds no picture");
@@ -347,18 +350,23 @@ CodecPtr open_decoder(const Input& in, int index, const std::string& what) {
   const AVStream* st = in.ctx()->streams[index];
   const AVCodec* dec = avcodec_find_decoder(st->codecpar->codec_id);
   if (dec == nullptr) {
-    throw MediaError("FFmpeg has no decoder for the " + what + "'s codec (" + avcodec_get_name(st->codecpar->codec_id) + ")");
+    throw MediaError("FFmpeg has no decoder for the " + what + "'s codec (" + avcodec_get_name(st->codecpar->codec_id) +
+                     ")");
   }
   CodecPtr c(avcodec_alloc_context3(dec));
   if (!c) throw std::bad_alloc();
   int r = avcodec_parameters_to_context(c.get(), st->codecpar);
-  if (r < 0) throw MediaError("cannot set up the " + std::string(dec->name) + " decoder for the " + what + ": " + av_error_text(r));
+  if (r < 0)
+    throw MediaError("cannot set up the " + std::string(dec->name) + " decoder for the " + what + ": " +
+                     av_error_text(r));
   c->pkt_timebase = st->time_base;
   c->max_pixels = static_cast<int64_t>(std::min<uint64_t>(in.limits().max_pixels, std::numeric_limits<int64_t>::max()));
   c->thread_count = 1;
   if (st->codecpar->codec_type == AVMEDIA_TYPE_AUDIO) c->max_samples = 1 << 20;  // per frame: no codec needs more
   r = avcodec_open2(c.get(), dec, nullptr);
-  if (r < 0) throw MediaError("cannot open the " + std::string(dec->name) + " decoder for the " + what + ": " + av_error_text(r));
+  if (r < 0)
+    throw MediaError("cannot open the " + std::string(dec->name) + " decoder for the " + what + ": " +
+                     av_error_text(r));
   return c;
 }
 

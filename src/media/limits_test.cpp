@@ -57,12 +57,18 @@ TEST(Limits, EachVariableSetsItsLimit) {
 
 TEST(Limits, BadValuesAreRefusedByName) {
   const std::pair<const char*, const char*> bad[] = {
-      {"LOCUS_MEDIA_MAX_BYTES", "0"},         {"LOCUS_MEDIA_MAX_BYTES", "-5"},
-      {"LOCUS_MEDIA_MAX_BYTES", "1.5"},       {"LOCUS_MEDIA_MAX_BYTES", "10MB"},
-      {"LOCUS_MEDIA_MAX_BYTES", ""},          {"LOCUS_MEDIA_MAX_PIXELS", "99999999999999999999"},
-      {"LOCUS_MEDIA_MAX_AUDIO_SECONDS", "0"}, {"LOCUS_MEDIA_MAX_AUDIO_SECONDS", "nan"},
-      {"LOCUS_MEDIA_MAX_AUDIO_SECONDS", "inf"}, {"LOCUS_MEDIA_MAX_VIDEO_SECONDS", "1e3"},
-      {"LOCUS_MEDIA_MAX_VIDEO_SECONDS", "ten"}, {"LOCUS_MEDIA_MAX_STREAMS", "1001"},
+      {"LOCUS_MEDIA_MAX_BYTES", "0"},
+      {"LOCUS_MEDIA_MAX_BYTES", "-5"},
+      {"LOCUS_MEDIA_MAX_BYTES", "1.5"},
+      {"LOCUS_MEDIA_MAX_BYTES", "10MB"},
+      {"LOCUS_MEDIA_MAX_BYTES", ""},
+      {"LOCUS_MEDIA_MAX_PIXELS", "99999999999999999999"},
+      {"LOCUS_MEDIA_MAX_AUDIO_SECONDS", "0"},
+      {"LOCUS_MEDIA_MAX_AUDIO_SECONDS", "nan"},
+      {"LOCUS_MEDIA_MAX_AUDIO_SECONDS", "inf"},
+      {"LOCUS_MEDIA_MAX_VIDEO_SECONDS", "1e3"},
+      {"LOCUS_MEDIA_MAX_VIDEO_SECONDS", "ten"},
+      {"LOCUS_MEDIA_MAX_STREAMS", "1001"},
       {"LOCUS_MEDIA_MAX_VIDEO_FRAMES", "abc"},
   };
   for (const auto& [name, value] : bad) {

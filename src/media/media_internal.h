@@ -112,7 +112,7 @@ class Input {
   Limits limits_;
   std::string owned_;  // bytes rewritten before demuxing (an animated WebP's first frame)
   Reader reader_;
-  std::unique_ptr<AVIOContext, IoDeleter> io_;            // declared before fmt_: freed after it
+  std::unique_ptr<AVIOContext, IoDeleter> io_;  // declared before fmt_: freed after it
   std::unique_ptr<AVFormatContext, FormatDeleter> fmt_;
   std::string label_;
   bool image_demuxer_ = false;

@@ -183,7 +183,8 @@ std::string jpeg_blocks(int width, int height, int ncomp, F value, bool adobe) {
 
 // A small valid JPEG whose frame header is then made to declare width x height.
 inline std::string jpeg_declaring(uint16_t width, uint16_t height) {
-  std::string s = jpeg_blocks(8, 8, 1, [](int, int, int) { return 99; }, false);
+  std::string s = jpeg_blocks(
+      8, 8, 1, [](int, int, int) { return 99; }, false);
   const size_t sof = s.find("\xff\xc0");
   s[sof + 5] = static_cast<char>(height >> 8);
   s[sof + 6] = static_cast<char>(height & 0xff);

@@ -69,7 +69,8 @@ int main(int argc, char** argv) {
   save("image_apng.png", image("png", 6, 6, Pixels::kRgb, 2));
   save("image_jpeg.jpg", image("jpeg", 16, 16, Pixels::kRgb));
   save("image_jpeg_exif6.jpg", t::with_exif(image("jpeg", 16, 8, Pixels::kRgb), 6, image("jpeg", 8, 8, Pixels::kRgb)));
-  save("image_jpeg_cmyk.jpg", t::jpeg_blocks(16, 8, 4, [](int c, int bx, int) { return 60 * c + 100 * bx; }, true));
+  save("image_jpeg_cmyk.jpg", t::jpeg_blocks(
+                                  16, 8, 4, [](int c, int bx, int) { return 60 * c + 100 * bx; }, true));
   save("image_gif_anim.gif", image("gif", 8, 8, Pixels::kPalette, 2));
   save("image_bmp.bmp", image("bmp", 8, 8, Pixels::kRgb));
   save("image_tiff.tif", image("tiff", 8, 8, Pixels::kRgb48));
@@ -92,7 +93,9 @@ int main(int argc, char** argv) {
   save("video_avi.avi", video("avi", 2));
   save("bad_png_50000x50000.png", t::png_declaring(50000, 50000));
   save("bad_jpeg_0x8.jpg", t::jpeg_declaring(0, 8));
-  save("bad_heic.heic", std::string("\0\0\0\x18" "ftypheic\0\0\0\0mif1heic", 24));
+  save("bad_heic.heic", std::string("\0\0\0\x18"
+                                    "ftypheic\0\0\0\0mif1heic",
+                                    24));
   save("bad_text.txt", "not media at all\n");
   save("bad_playlist.m3u8", "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1,\nfile:///etc/passwd\n");
   return 0;

@@ -121,7 +121,9 @@ class MemoryMuxer {
     st->time_base = c->time_base;
     return st;
   }
-  void begin() { check(avformat_write_header(fmt_, nullptr), std::string("writing the ") + fmt_->oformat->name + " header"); }
+  void begin() {
+    check(avformat_write_header(fmt_, nullptr), std::string("writing the ") + fmt_->oformat->name + " header");
+  }
   // A packet in the encoder's time base, for stream `st`.
   void write(AVPacket* pkt, const AVCodecContext* c, const AVStream* st) {
     av_packet_rescale_ts(pkt, c->time_base, st->time_base);
@@ -192,13 +194,34 @@ Frame picture_frame(const Picture& p, AVPixelFormat fmt) {
       const uint8_t* c = &p.rgba[i * 4];
       const uint16_t* d = &p.rgb16[i * 3];
       switch (fmt) {
-        case AV_PIX_FMT_RGB24: std::memcpy(row + x * 3, c, 3); break;
-        case AV_PIX_FMT_BGR24: row[x * 3] = c[2]; row[x * 3 + 1] = c[1]; row[x * 3 + 2] = c[0]; break;
-        case AV_PIX_FMT_RGBA: std::memcpy(row + x * 4, c, 4); break;
-        case AV_PIX_FMT_BGRA: row[x * 4] = c[2]; row[x * 4 + 1] = c[1]; row[x * 4 + 2] = c[0]; row[x * 4 + 3] = c[3]; break;
-        case AV_PIX_FMT_GRAY8: row[x] = c[0]; break;
-        case AV_PIX_FMT_GRAY16BE: row[x * 2] = static_cast<uint8_t>(d[0] >> 8); row[x * 2 + 1] = static_cast<uint8_t>(d[0]); break;
-        case AV_PIX_FMT_GRAY16LE: row[x * 2] = static_cast<uint8_t>(d[0]); row[x * 2 + 1] = static_cast<uint8_t>(d[0] >> 8); break;
+        case AV_PIX_FMT_RGB24:
+          std::memcpy(row + x * 3, c, 3);
+          break;
+        case AV_PIX_FMT_BGR24:
+          row[x * 3] = c[2];
+          row[x * 3 + 1] = c[1];
+          row[x * 3 + 2] = c[0];
+          break;
+        case AV_PIX_FMT_RGBA:
+          std::memcpy(row + x * 4, c, 4);
+          break;
+        case AV_PIX_FMT_BGRA:
+          row[x * 4] = c[2];
+          row[x * 4 + 1] = c[1];
+          row[x * 4 + 2] = c[0];
+          row[x * 4 + 3] = c[3];
+          break;
+        case AV_PIX_FMT_GRAY8:
+          row[x] = c[0];
+          break;
+        case AV_PIX_FMT_GRAY16BE:
+          row[x * 2] = static_cast<uint8_t>(d[0] >> 8);
+          row[x * 2 + 1] = static_cast<uint8_t>(d[0]);
+          break;
+        case AV_PIX_FMT_GRAY16LE:
+          row[x * 2] = static_cast<uint8_t>(d[0]);
+          row[x * 2 + 1] = static_cast<uint8_t>(d[0] >> 8);
+          break;
         case AV_PIX_FMT_RGB48BE:
         case AV_PIX_FMT_RGB48LE:
           for (int k = 0; k < 3; ++k) {
@@ -207,8 +230,11 @@ Frame picture_frame(const Picture& p, AVPixelFormat fmt) {
             row[x * 6 + k * 2 + 1] = static_cast<uint8_t>(be ? d[k] : d[k] >> 8);
           }
           break;
-        case AV_PIX_FMT_PAL8: row[x] = p.index[i]; break;
-        default: fail("picture_frame: unexpected pixel format");
+        case AV_PIX_FMT_PAL8:
+          row[x] = p.index[i];
+          break;
+        default:
+          fail("picture_frame: unexpected pixel format");
       }
     }
   }
@@ -223,9 +249,9 @@ Frame convert_frame(const AVFrame* src, AVPixelFormat fmt) {
   f->width = src->width;
   f->height = src->height;
   check(av_frame_get_buffer(f.get(), 0), "frame buffer");
-  SwsContext* s = sws_getContext(src->width, src->height, static_cast<AVPixelFormat>(src->format), src->width,
-                                 src->height, fmt, SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT, nullptr, nullptr,
-                                 nullptr);
+  SwsContext* s =
+      sws_getContext(src->width, src->height, static_cast<AVPixelFormat>(src->format), src->width, src->height, fmt,
+                     SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT, nullptr, nullptr, nullptr);
   if (s == nullptr) fail(std::string("cannot convert to ") + av_get_pix_fmt_name(fmt));
   sws_scale(s, src->data, src->linesize, 0, src->height, f->data, f->linesize);
   sws_freeContext(s);
@@ -250,11 +276,21 @@ Frame frame_for(const AVCodec* c, const Picture& p, Pixels pixels, bool lossless
         }
       }
       break;
-    case Pixels::kRgba: exact = {AV_PIX_FMT_RGBA, AV_PIX_FMT_BGRA}; break;
-    case Pixels::kGray: exact = {AV_PIX_FMT_GRAY8}; break;
-    case Pixels::kGray16: exact = {AV_PIX_FMT_GRAY16BE, AV_PIX_FMT_GRAY16LE}; break;
-    case Pixels::kRgb48: exact = {AV_PIX_FMT_RGB48BE, AV_PIX_FMT_RGB48LE}; break;
-    case Pixels::kPalette: exact = {AV_PIX_FMT_PAL8}; break;
+    case Pixels::kRgba:
+      exact = {AV_PIX_FMT_RGBA, AV_PIX_FMT_BGRA};
+      break;
+    case Pixels::kGray:
+      exact = {AV_PIX_FMT_GRAY8};
+      break;
+    case Pixels::kGray16:
+      exact = {AV_PIX_FMT_GRAY16BE, AV_PIX_FMT_GRAY16LE};
+      break;
+    case Pixels::kRgb48:
+      exact = {AV_PIX_FMT_RGB48BE, AV_PIX_FMT_RGB48LE};
+      break;
+    case Pixels::kPalette:
+      exact = {AV_PIX_FMT_PAL8};
+      break;
   }
   for (AVPixelFormat f : exact) {
     if (supports(c, f)) {
@@ -301,17 +337,22 @@ void fill_audio(AVFrame* f, const std::vector<float>& pcm, int ch, size_t offset
           reinterpret_cast<int32_t*>(f->extended_data[plane])[idx] =
               static_cast<int32_t>(std::llrint(std::clamp(static_cast<double>(v), -1.0, 1.0) * 2147483647.0));
           break;
-        case AV_SAMPLE_FMT_FLT: reinterpret_cast<float*>(f->extended_data[plane])[idx] = v; break;
-        case AV_SAMPLE_FMT_DBL: reinterpret_cast<double*>(f->extended_data[plane])[idx] = v; break;
-        default: fail("fill_audio: unexpected sample format");
+        case AV_SAMPLE_FMT_FLT:
+          reinterpret_cast<float*>(f->extended_data[plane])[idx] = v;
+          break;
+        case AV_SAMPLE_FMT_DBL:
+          reinterpret_cast<double*>(f->extended_data[plane])[idx] = v;
+          break;
+        default:
+          fail("fill_audio: unexpected sample format");
       }
     }
   }
 }
 
 AVSampleFormat pick_sample_format(const AVCodec* c) {
-  const AVSampleFormat order[] = {AV_SAMPLE_FMT_FLTP, AV_SAMPLE_FMT_FLT, AV_SAMPLE_FMT_S16, AV_SAMPLE_FMT_S16P,
-                                  AV_SAMPLE_FMT_S32, AV_SAMPLE_FMT_S32P};
+  const AVSampleFormat order[] = {AV_SAMPLE_FMT_FLTP, AV_SAMPLE_FMT_FLT, AV_SAMPLE_FMT_S16,
+                                  AV_SAMPLE_FMT_S16P, AV_SAMPLE_FMT_S32, AV_SAMPLE_FMT_S32P};
   if (c->sample_fmts == nullptr) return AV_SAMPLE_FMT_S16;
   for (AVSampleFormat want : order) {
     for (const AVSampleFormat* q = c->sample_fmts; *q != AV_SAMPLE_FMT_NONE; ++q) {
@@ -402,12 +443,18 @@ class PcmFeeder {
 
 const char* pixels_name(Pixels p) {
   switch (p) {
-    case Pixels::kRgb: return "rgb";
-    case Pixels::kRgba: return "rgba";
-    case Pixels::kGray: return "gray";
-    case Pixels::kGray16: return "gray16";
-    case Pixels::kRgb48: return "rgb48";
-    case Pixels::kPalette: return "palette";
+    case Pixels::kRgb:
+      return "rgb";
+    case Pixels::kRgba:
+      return "rgba";
+    case Pixels::kGray:
+      return "gray";
+    case Pixels::kGray16:
+      return "gray16";
+    case Pixels::kRgb48:
+      return "rgb48";
+    case Pixels::kPalette:
+      return "palette";
   }
   return "?";
 }
@@ -470,10 +517,18 @@ std::vector<uint8_t> expected_rgb(const Picture& p, Pixels pixels) {
       switch (pixels) {
         case Pixels::kRgb:
         case Pixels::kRgba:
-        case Pixels::kPalette: v = p.rgba[i * 4 + c]; break;
-        case Pixels::kGray: v = p.rgba[i * 4]; break;
-        case Pixels::kGray16: v = static_cast<uint8_t>(p.rgb16[i * 3] >> 8); break;
-        case Pixels::kRgb48: v = static_cast<uint8_t>(p.rgb16[i * 3 + c] >> 8); break;
+        case Pixels::kPalette:
+          v = p.rgba[i * 4 + c];
+          break;
+        case Pixels::kGray:
+          v = p.rgba[i * 4];
+          break;
+        case Pixels::kGray16:
+          v = static_cast<uint8_t>(p.rgb16[i * 3] >> 8);
+          break;
+        case Pixels::kRgb48:
+          v = static_cast<uint8_t>(p.rgb16[i * 3 + c] >> 8);
+          break;
       }
       out[i * 3 + c] = v;
     }
@@ -580,7 +635,8 @@ std::vector<float> synth_audio(const AudioSpec& spec) {
       state = mix(state + 0x6d2b79f5U);
       const double u = static_cast<double>(state) / 2147483648.0 - 1.0;
       const double g = static_cast<size_t>(c) < spec.gains.size() ? spec.gains[static_cast<size_t>(c)] : 1.0;
-      pcm[i * static_cast<size_t>(spec.channels) + static_cast<size_t>(c)] = static_cast<float>(g * (tone + spec.noise * u));
+      pcm[i * static_cast<size_t>(spec.channels) + static_cast<size_t>(c)] =
+          static_cast<float>(g * (tone + spec.noise * u));
     }
   }
   return pcm;
@@ -697,7 +753,8 @@ std::string encode_video(const VideoSpec& spec) {
   } else if (f == "webm") {
     vcodec = "libvpx", acodec = "libopus", muxer = "webm";
   } else if (f == "avi") {
-    vcodec = "mpeg4", acodec = "pcm_s16le", muxer = "avi";  // MP3's negative first timestamp makes the avi muxer shift the video
+    vcodec = "mpeg4", acodec = "pcm_s16le",
+    muxer = "avi";  // MP3's negative first timestamp makes the avi muxer shift the video
   } else {
     fail("unknown video format '" + f + "'; expected mp4, webm, mkv, avi or mov");
   }
@@ -744,7 +801,7 @@ std::string encode_video(const VideoSpec& spec) {
     // FFmpeg's convention: a point (p, q) is shown at (a p + c q, b p + d q); [a b u; c d v; x y w], 16.16.
     const int32_t one = 1 << 16;
     int32_t a = one, b = 0, c = 0, d = one;
-    if (spec.rotate == 90) a = 0, b = one, c = -one, d = 0;      // shown at (-q, p): turned clockwise
+    if (spec.rotate == 90) a = 0, b = one, c = -one, d = 0;  // shown at (-q, p): turned clockwise
     if (spec.rotate == 180) a = -one, b = 0, c = 0, d = -one;
     if (spec.rotate == 270) a = 0, b = -one, c = one, d = 0;
     const int32_t mat[9] = {a, b, 0, c, d, 0, 0, 0, 1 << 30};
