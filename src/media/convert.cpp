@@ -76,21 +76,18 @@ Image frame_to_rgb(const AVFrame* frame, const Limits& limits) {
     sws_setColorspaceDetails(sws.get(), src_coeffs, full ? 1 : 0, sws_getCoefficients(SWS_CS_DEFAULT), 1, 0, 1 << 16,
                              1 << 16);
   }
-  // swscale may write a little past a row's end with SIMD: convert into an aligned, padded buffer.
-  const int stride = ((w * 3 + 63) / 64) * 64;
-  std::vector<uint8_t> tmp(static_cast<size_t>(stride) * static_cast<size_t>(h) + 64);
-  uint8_t* dst[4] = {tmp.data(), nullptr, nullptr, nullptr};
-  int dst_stride[4] = {stride, 0, 0, 0};
-  const int rows = sws_scale(sws.get(), frame->data, frame->linesize, 0, h, dst, dst_stride);
-  if (rows != h) throw MediaError("cannot convert the decoded picture to RGB");
+  // Straight into the picture's rows. SIMD output code may write a little past a row's end: rows are written top
+  // to bottom, so that lands on the next row before it is written, and past the last row on 64 spare bytes.
   Image img;
   img.width = w;
   img.height = h;
-  img.rgb.resize(static_cast<size_t>(w) * static_cast<size_t>(h) * 3);
-  for (int y = 0; y < h; ++y) {
-    std::memcpy(img.rgb.data() + static_cast<size_t>(y) * w * 3, tmp.data() + static_cast<size_t>(y) * stride,
-                static_cast<size_t>(w) * 3);
-  }
+  const size_t size = static_cast<size_t>(w) * static_cast<size_t>(h) * 3;
+  img.rgb.resize(size + 64);
+  uint8_t* dst[4] = {img.rgb.data(), nullptr, nullptr, nullptr};
+  int dst_stride[4] = {w * 3, 0, 0, 0};
+  const int rows = sws_scale(sws.get(), frame->data, frame->linesize, 0, h, dst, dst_stride);
+  if (rows != h) throw MediaError("cannot convert the decoded picture to RGB");
+  img.rgb.resize(size);
   return img;
 }
 
@@ -139,14 +136,34 @@ Image apply_orientation(const Image& in, int orientation) {
     for (int x = 0; x < w; ++x) {
       int ox = x, oy = y;
       switch (orientation) {
-        case 2: ox = w - 1 - x; break;
-        case 3: ox = w - 1 - x; oy = h - 1 - y; break;
-        case 4: oy = h - 1 - y; break;
-        case 5: ox = y; oy = x; break;
-        case 6: ox = h - 1 - y; oy = x; break;
-        case 7: ox = h - 1 - y; oy = w - 1 - x; break;
-        case 8: ox = y; oy = w - 1 - x; break;
-        default: break;
+        case 2:
+          ox = w - 1 - x;
+          break;
+        case 3:
+          ox = w - 1 - x;
+          oy = h - 1 - y;
+          break;
+        case 4:
+          oy = h - 1 - y;
+          break;
+        case 5:
+          ox = y;
+          oy = x;
+          break;
+        case 6:
+          ox = h - 1 - y;
+          oy = x;
+          break;
+        case 7:
+          ox = h - 1 - y;
+          oy = w - 1 - x;
+          break;
+        case 8:
+          ox = y;
+          oy = w - 1 - x;
+          break;
+        default:
+          break;
       }
       const uint8_t* s = &in.rgb[(static_cast<size_t>(y) * w + x) * 3];
       uint8_t* d = &out.rgb[(static_cast<size_t>(oy) * out.width + ox) * 3];

@@ -19,6 +19,7 @@ namespace detail {
 namespace {
 constexpr int kMaxChannels = 64;  // swresample's own ceiling (SWR_CH_MAX)
 constexpr int kMaxRate = 1'536'000;
+constexpr double kSlackSeconds = 0.25;
 }  // namespace
 
 AudioDecoder::AudioDecoder(const Input& in, int index, double max_seconds, const char* env)
@@ -123,10 +124,10 @@ void AudioDecoder::convert(const AVFrame* f) {
     ++errors_;
     last_error_ = n;
   }
-  // The decoded length is held to the limit as it grows (headers may not say, or may lie), with a second of
-  // slack for codec padding and resampler rounding.
+  // The decoded length is held to the limit as it grows (headers may not say, or may lie), with a quarter of a
+  // second of slack for codec priming and padding (raw AAC keeps both: 0.26 s at 8 kHz) and resampler rounding.
   const double seconds = static_cast<double>(samples_.size()) / Audio::kSampleRate;
-  if (seconds > max_seconds_ + 1) refuse_seconds("audio", seconds, true, max_seconds_, env_);
+  if (seconds > max_seconds_ + kSlackSeconds) refuse_seconds("audio", seconds, true, max_seconds_, env_);
 }
 
 void AudioDecoder::drain_resampler() {
@@ -165,8 +166,8 @@ Audio decode_audio(std::string_view bytes, const Limits& limits) {
   if (in.kind() == Kind::kImage) throw MediaError("expected audio; the content is " + in.kind_phrase());
   const int as = in.audio_stream();
   if (as < 0) {
-    throw MediaError("expected audio; the " + in.label() + " file has no audio stream FFmpeg can decode (streams: " +
-                     in.stream_list() + ")");
+    throw MediaError("expected audio; the " + in.label() +
+                     " file has no audio stream FFmpeg can decode (streams: " + in.stream_list() + ")");
   }
   const double declared = detail::header_seconds(in, as);
   if (declared > limits.max_audio_seconds) {

@@ -68,7 +68,8 @@ Image decode_image(std::string_view bytes, const Limits& limits) {
       orientation = detail::orientation_from_display_matrix(matrix);
     }
   }
-  return orientation == 1 ? img : detail::apply_orientation(img, orientation);
+  if (orientation == 1) return img;
+  return detail::apply_orientation(img, orientation);
 }
 
 }  // namespace locus::media

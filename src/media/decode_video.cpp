@@ -29,12 +29,13 @@ struct Timeline {
   std::vector<int64_t> times;  // presentation timestamps (stream time base), sorted, unique
   std::vector<int64_t> keys;   // timestamps of keyframes, sorted, unique
   int64_t start = 0;
-  double tb = 0;               // seconds per tick
-  double duration = 0;         // seconds
+  double tb = 0;        // seconds per tick
+  double duration = 0;  // seconds
   double seconds(int64_t ts) const { return static_cast<double>(ts - start) * tb; }
   // The frame shown at `t` seconds: the last one starting at or before it (the first if none).
   size_t frame_at(double t) const {
-    const auto it = std::upper_bound(times.begin(), times.end(), t, [&](double v, int64_t ts) { return v + 1e-9 < seconds(ts); });
+    const auto it =
+        std::upper_bound(times.begin(), times.end(), t, [&](double v, int64_t ts) { return v + 1e-9 < seconds(ts); });
     return it == times.begin() ? 0 : static_cast<size_t>(it - times.begin()) - 1;
   }
 };
@@ -83,11 +84,13 @@ Video decode_video(std::string_view bytes, const VideoOptions& options, const Li
                      (in.kind() == Kind::kAudio ? ", with no video stream" : ""));
   }
   const int vs = in.video_stream();
-  if (vs < 0) throw MediaError("FFmpeg has no decoder for the " + in.label() + " video (streams: " + in.stream_list() + ")");
+  if (vs < 0)
+    throw MediaError("FFmpeg has no decoder for the " + in.label() + " video (streams: " + in.stream_list() + ")");
   const int as = options.with_audio ? in.audio_stream() : -1;
   const AVStream* vst = in.ctx()->streams[vs];
   const double declared = detail::header_seconds(in, vs);
-  if (declared > limits.max_video_seconds) detail::refuse_seconds("video", declared, false, limits.max_video_seconds, kVideoEnv);
+  if (declared > limits.max_video_seconds)
+    detail::refuse_seconds("video", declared, false, limits.max_video_seconds, kVideoEnv);
   for (unsigned i = 0; i < in.ctx()->nb_streams; ++i) {
     if (static_cast<int>(i) != vs && static_cast<int>(i) != as) in.ctx()->streams[i]->discard = AVDISCARD_ALL;
   }
@@ -119,7 +122,8 @@ Video decode_video(std::string_view bytes, const VideoOptions& options, const Li
       if (__builtin_add_overflow(ts, dur, &stop)) stop = INT64_MAX;
       end = std::max(end, stop);
       const double so_far = static_cast<double>(end) * tl.tb - static_cast<double>(first) * tl.tb;
-      if (so_far > limits.max_video_seconds + 1) detail::refuse_seconds("video", so_far, true, limits.max_video_seconds, kVideoEnv);
+      if (so_far > limits.max_video_seconds + 1)
+        detail::refuse_seconds("video", so_far, true, limits.max_video_seconds, kVideoEnv);
     }
     if (audio) audio->send(nullptr);
     if (tl.times.empty()) throw MediaError("the " + in.label() + " video stream holds no frames");
@@ -138,7 +142,8 @@ Video decode_video(std::string_view bytes, const VideoOptions& options, const Li
       d = tl.seconds(tl.times.back()) + static_cast<double>(gaps[gaps.size() / 2]) * tl.tb;
     }
     tl.duration = std::max(d, 0.0);
-    if (tl.duration > limits.max_video_seconds) detail::refuse_seconds("video", tl.duration, false, limits.max_video_seconds, kVideoEnv);
+    if (tl.duration > limits.max_video_seconds)
+      detail::refuse_seconds("video", tl.duration, false, limits.max_video_seconds, kVideoEnv);
   }
 
   // ---- The sample times ----
@@ -195,8 +200,12 @@ Video decode_video(std::string_view bytes, const VideoOptions& options, const Li
       const auto k = std::upper_bound(tl.keys.begin(), tl.keys.end(), want);
       if (k != tl.keys.begin()) {
         const int64_t key = *(k - 1);
-        const size_t key_index = static_cast<size_t>(std::lower_bound(tl.times.begin(), tl.times.end(), key) - tl.times.begin());
-        const size_t cur_index = have_cur ? static_cast<size_t>(std::upper_bound(tl.times.begin(), tl.times.end(), cur_ts) - tl.times.begin()) : 0;
+        const size_t key_index =
+            static_cast<size_t>(std::lower_bound(tl.times.begin(), tl.times.end(), key) - tl.times.begin());
+        const size_t cur_index =
+            have_cur
+                ? static_cast<size_t>(std::upper_bound(tl.times.begin(), tl.times.end(), cur_ts) - tl.times.begin())
+                : 0;
         if (key_index > cur_index + kSeekGap && !ended &&
             av_seek_frame(in2.ctx(), vs, key, AVSEEK_FLAG_BACKWARD) >= 0) {
           avcodec_flush_buffers(codec.get());
@@ -259,8 +268,8 @@ Video decode_video(std::string_view bytes, const VideoOptions& options, const Li
     video.frames.push_back(std::move(vf));
   }
   if (video.frames.empty()) {
-    throw MediaError("cannot decode the " + in2.label() + " video: " +
-                     (last_error ? detail::av_error_text(last_error) : std::string("no frame decodes")));
+    throw MediaError("cannot decode the " + in2.label() +
+                     " video: " + (last_error ? detail::av_error_text(last_error) : std::string("no frame decodes")));
   }
 
   if (audio) {

@@ -5,8 +5,8 @@
 #include <cstring>
 #include <optional>
 #include <string>
-#include <utility>
 #include <string_view>
+#include <utility>
 
 #include "media/media_internal.h"
 
@@ -49,7 +49,9 @@ std::optional<HeaderSize> bmp(const Bytes& b) {
   if (!b.has(18, 8)) return std::nullopt;
   const int32_t w = static_cast<int32_t>(b.le32(18));
   const int32_t h = static_cast<int32_t>(b.le32(22));  // negative: stored top-down
-  const auto mag = [](int32_t v) { return v < 0 ? uint64_t{0} - static_cast<uint64_t>(static_cast<int64_t>(v)) : static_cast<uint64_t>(v); };
+  const auto mag = [](int32_t v) {
+    return v < 0 ? uint64_t{0} - static_cast<uint64_t>(static_cast<int64_t>(v)) : static_cast<uint64_t>(v);
+  };
   return HeaderSize{mag(w), mag(h)};
 }
 

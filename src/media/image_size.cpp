@@ -22,8 +22,9 @@ void check_picture_size(int width, int height, const char* who) {
 void check_image(const Image& in, const char* who) {
   check_picture_size(in.width, in.height, who);
   if (in.rgb.size() != static_cast<size_t>(in.width) * static_cast<size_t>(in.height) * 3) {
-    throw MediaError(std::string(who) + ": the picture is " + std::to_string(in.width) + "x" + std::to_string(in.height) +
-                     " but holds " + std::to_string(in.rgb.size()) + " bytes; expected width * height * 3");
+    throw MediaError(std::string(who) + ": the picture is " + std::to_string(in.width) + "x" +
+                     std::to_string(in.height) + " but holds " + std::to_string(in.rgb.size()) +
+                     " bytes; expected width * height * 3");
   }
 }
 
@@ -50,7 +51,8 @@ Size google_size(int width, int height, int max_soft_tokens) {
   const int64_t max_side = (max_patches / 9) * kPatch;
   if (h == 0 && w == 0) {
     // Not reachable with the ladder (it needs a budget under one patch); kept as the processor keeps it.
-    throw MediaError("google_size: a " + std::to_string(width) + "x" + std::to_string(height) + " picture resizes to 0x0");
+    throw MediaError("google_size: a " + std::to_string(width) + "x" + std::to_string(height) +
+                     " picture resizes to 0x0");
   }
   if (h == 0) {
     h = kPatch;
@@ -73,18 +75,22 @@ Size llama_cpp_size(int width, int height, int min_tokens, int max_tokens) {
   // with ceil when under min_pixels. Products are 64-bit here (llama.cpp's int overflows past 46340 x 46340).
   const int64_t min_pixels = int64_t{min_tokens} * kPatch * kPatch;
   const int64_t max_pixels = int64_t{max_tokens} * kPatch * kPatch;
-  const auto by = [](float x, float (*op)(float)) { return static_cast<int64_t>(op(x / static_cast<float>(kPatch))) * kPatch; };
+  const auto by = [](float x, float (*op)(float)) {
+    return static_cast<int64_t>(op(x / static_cast<float>(kPatch))) * kPatch;
+  };
   const auto round_f = [](float x) { return std::round(x); };
   const auto ceil_f = [](float x) { return std::ceil(x); };
   const auto floor_f = [](float x) { return std::floor(x); };
   int64_t w = std::max<int64_t>(kPatch, by(static_cast<float>(width), round_f));
   int64_t h = std::max<int64_t>(kPatch, by(static_cast<float>(height), round_f));
   if (w * h > max_pixels) {
-    const float beta = std::sqrt(static_cast<float>(height) * static_cast<float>(width) / static_cast<float>(max_pixels));
+    const float beta =
+        std::sqrt(static_cast<float>(height) * static_cast<float>(width) / static_cast<float>(max_pixels));
     h = std::max<int64_t>(kPatch, by(static_cast<float>(height) / beta, floor_f));
     w = std::max<int64_t>(kPatch, by(static_cast<float>(width) / beta, floor_f));
   } else if (w * h < min_pixels) {
-    const float beta = std::sqrt(static_cast<float>(min_pixels) / (static_cast<float>(height) * static_cast<float>(width)));
+    const float beta =
+        std::sqrt(static_cast<float>(min_pixels) / (static_cast<float>(height) * static_cast<float>(width)));
     h = by(static_cast<float>(height) * beta, ceil_f);
     w = by(static_cast<float>(width) * beta, ceil_f);
   }
@@ -109,7 +115,8 @@ Image fit_image(const Image& in, SizeRule rule, int max_tokens) {
     return resize_bicubic(in, s.width, s.height);
   }
   if (max_tokens < 70 || max_tokens > 1120) {
-    throw MediaError("the image token budget is " + std::to_string(max_tokens) + "; llama.cpp's size rule takes 70 to 1120");
+    throw MediaError("the image token budget is " + std::to_string(max_tokens) +
+                     "; llama.cpp's size rule takes 70 to 1120");
   }
   const Size s = llama_cpp_size(in.width, in.height, 70, max_tokens);
   if (s.width == in.width && s.height == in.height) return in;

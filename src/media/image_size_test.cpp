@@ -20,17 +20,17 @@ struct Case {
 // examples).
 TEST(GoogleSize, Table) {
   const Case cases[] = {
-      {1024, 768, 280, 912, 672},    // 19 x 14 = 266 tokens
-      {4000, 3000, 280, 912, 672},   //
-      {1024, 768, 70, 432, 336},     // f = sqrt(161280 / 786432): 463.7 and 347.8 px
-      {1024, 768, 1120, 1824, 1344}, // 38 x 28 = 1064
-      {1920, 1080, 280, 1056, 576},  // 22 x 12 = 264
-      {1, 1, 280, 768, 768},         // f = 803.2: 16 x 16
-      {48, 48, 70, 384, 384},        // f = sqrt(70): 8 x 8
-      {10000, 10, 280, 13440, 48},   // height floors to 0: one row, min(1000, 280) columns
-      {10, 10000, 280, 48, 13440},   // width floors to 0: one column
-      {1000, 10, 280, 8016, 48},     // f = 8.03: 8031.9 x 80.3 -> 167 x 1 (not the edge case)
-      {3, 1, 70, 672, 192},          // f = 231.9: 695.6 x 231.9 -> 14 x 4
+      {1024, 768, 280, 912, 672},     // 19 x 14 = 266 tokens
+      {4000, 3000, 280, 912, 672},    //
+      {1024, 768, 70, 432, 336},      // f = sqrt(161280 / 786432): 463.7 and 347.8 px
+      {1024, 768, 1120, 1824, 1344},  // 38 x 28 = 1064
+      {1920, 1080, 280, 1056, 576},   // 22 x 12 = 264
+      {1, 1, 280, 768, 768},          // f = 803.2: 16 x 16
+      {48, 48, 70, 384, 384},         // f = sqrt(70): 8 x 8
+      {10000, 10, 280, 13440, 48},    // height floors to 0: one row, min(1000, 280) columns
+      {10, 10000, 280, 48, 13440},    // width floors to 0: one column
+      {1000, 10, 280, 8016, 48},      // f = 8.03: 8031.9 x 80.3 -> 167 x 1 (not the edge case)
+      {3, 1, 70, 672, 192},           // f = 231.9: 695.6 x 231.9 -> 14 x 4
   };
   for (const Case& c : cases) {
     const Size s = google_size(c.w, c.h, c.budget);
@@ -56,7 +56,8 @@ TEST(GoogleSize, RulesHoldOnRandomSizes) {
     // Away from the one-row/one-column edge, each side is the scaled side floored to 48 (long double here).
     const long double f = std::sqrt(static_cast<long double>(budget) * 9 * 256 / (static_cast<long double>(w) * h));
     const long double iw = f * w / kPatch, ih = f * h / kPatch;
-    if (ih >= 1.001L && iw >= 1.001L && std::fabs(iw - std::round(iw)) > 1e-6L && std::fabs(ih - std::round(ih)) > 1e-6L) {
+    if (ih >= 1.001L && iw >= 1.001L && std::fabs(iw - std::round(iw)) > 1e-6L &&
+        std::fabs(ih - std::round(ih)) > 1e-6L) {
       ASSERT_EQ(s.width, static_cast<int>(std::floor(iw)) * kPatch) << w << "x" << h << " @" << budget;
       ASSERT_EQ(s.height, static_cast<int>(std::floor(ih)) * kPatch) << w << "x" << h << " @" << budget;
     }

@@ -40,6 +40,10 @@ void quiet_ffmpeg_logs() {
 }
 
 void FormatDeleter::operator()(AVFormatContext* f) const { avformat_close_input(&f); }
+void IoDeleter::operator()(AVIOContext* io) const {
+  av_freep(&io->buffer);  // FFmpeg may have replaced the buffer it was given
+  avio_context_free(&io);
+}
 void CodecDeleter::operator()(AVCodecContext* c) const { avcodec_free_context(&c); }
 void FrameDeleter::operator()(AVFrame* f) const { av_frame_free(&f); }
 void PacketDeleter::operator()(AVPacket* p) const { av_packet_free(&p); }
@@ -133,7 +137,8 @@ std::string brand(std::string_view b, size_t off) {
 // files keep their pictures in (it reads them for AVIF only), so it would find no stream. Said plainly instead.
 void refuse_heif(std::string_view b) {
   if (b.size() < 16 || b.substr(4, 4) != "ftyp") return;
-  uint64_t box = (uint64_t{static_cast<unsigned char>(b[0])} << 24) | (uint64_t{static_cast<unsigned char>(b[1])} << 16) |
+  uint64_t box = (uint64_t{static_cast<unsigned char>(b[0])} << 24) |
+                 (uint64_t{static_cast<unsigned char>(b[1])} << 16) |
                  (uint64_t{static_cast<unsigned char>(b[2])} << 8) | uint64_t{static_cast<unsigned char>(b[3])};
   box = std::min<uint64_t>(std::max<uint64_t>(box, 16), b.size());
   std::vector<std::string> brands{brand(b, 8)};
@@ -195,16 +200,27 @@ Input::Input(std::string_view bytes, const Limits& limits) : limits_(limits) {
   }
   refuse_heif(bytes);
 
-  // Probe the content (never a name) with FFmpeg's probes, over up to 5 MB, as avformat_open_input would.
-  const size_t probe_size = std::min<size_t>(bytes.size(), 5'000'000);
-  std::vector<uint8_t> probe_buf(probe_size + AVPROBE_PADDING_SIZE, 0);
-  std::memcpy(probe_buf.data(), bytes.data(), probe_size);
-  AVProbeData pd{};
-  pd.filename = "";
-  pd.buf = probe_buf.data();
-  pd.buf_size = static_cast<int>(probe_size);
+  // Probe the content (never a name) with FFmpeg's probes, as avformat_open_input does: over the first 2 KB,
+  // doubling up to 5 MB until a format scores above AVPROBE_SCORE_RETRY (at the last size any score will do).
+  const size_t max_probe = std::min<size_t>(bytes.size(), 5'000'000);
+  std::vector<uint8_t> probe_buf;
+  const AVInputFormat* ifmt = nullptr;
   int score = 0;
-  const AVInputFormat* ifmt = av_probe_input_format3(&pd, 1, &score);
+  for (size_t n = std::min<size_t>(2048, max_probe);; n = std::min(n * 2, max_probe)) {
+    probe_buf.assign(n + AVPROBE_PADDING_SIZE, 0);
+    std::memcpy(probe_buf.data(), bytes.data(), n);
+    AVProbeData pd{};
+    pd.filename = "";
+    pd.buf = probe_buf.data();
+    pd.buf_size = static_cast<int>(n);
+    score = 0;
+    ifmt = av_probe_input_format3(&pd, 1, &score);
+    if ((ifmt != nullptr && score > AVPROBE_SCORE_RETRY) || n == max_probe) break;
+    // Still-picture probes check magic bytes and structure; their half score (JPEG's until it sees the end of
+    // the file) is as sure as it gets, so a 5 MB photo is not probed five megabytes deep.
+    const Accepted* a = ifmt != nullptr ? accepted(ifmt) : nullptr;
+    if (a != nullptr && a->image && score >= AVPROBE_SCORE_RETRY) break;
+  }
   probe_buf.clear();
   probe_buf.shrink_to_fit();
   if (ifmt == nullptr || score <= 0) {
@@ -242,28 +258,28 @@ Input::Input(std::string_view bytes, const Limits& limits) : limits_(limits) {
   constexpr int kIoBuffer = 64 * 1024;
   auto* io_buf = static_cast<uint8_t*>(av_malloc(kIoBuffer));
   if (io_buf == nullptr) throw std::bad_alloc();
-  io_ = avio_alloc_context(io_buf, kIoBuffer, 0, &reader_, &Input::read, nullptr, &Input::seek);
-  if (io_ == nullptr) {
+  io_.reset(avio_alloc_context(io_buf, kIoBuffer, 0, &reader_, &Input::read, nullptr, &Input::seek));
+  if (!io_) {
     av_free(io_buf);
     throw std::bad_alloc();
   }
   AVFormatContext* f = avformat_alloc_context();
   if (f == nullptr) throw std::bad_alloc();
-  f->pb = io_;
+  f->pb = io_.get();
   f->flags |= AVFMT_FLAG_CUSTOM_IO;
   f->io_open = &refuse_open;
   AVDictionary* opts = nullptr;
   av_dict_set(&opts, "protocol_whitelist", "none", 0);
   av_dict_set(&opts, "format_whitelist", format_whitelist().c_str(), 0);
-  // One stream over the limit is enough to refuse; demuxers stop adding streams there.
-  av_dict_set_int(&opts, "max_streams", limits.max_streams + 1, 0);
   const int r = avformat_open_input(&f, "", ifmt, &opts);  // frees f on failure
   av_dict_free(&opts);
-  if (r < 0) throw MediaError("cannot read the " + label_ + " " + (image_demuxer_ ? "image" : "file") + ": " + av_error_text(r));
+  if (r < 0)
+    throw MediaError("cannot read the " + label_ + " " + (image_demuxer_ ? "image" : "file") + ": " + av_error_text(r));
   fmt_.reset(f);
 
+  // (FFmpeg's own ceiling, max_streams = 1000, keeps a file from declaring more than that.)
   if (fmt_->nb_streams > static_cast<unsigned>(limits.max_streams)) {
-    throw MediaError("the " + label_ + " file has " + std::to_string(fmt_->nb_streams) + " streams or more; the limit is " +
+    throw MediaError("the " + label_ + " file has " + std::to_string(fmt_->nb_streams) + " streams; the limit is " +
                      std::to_string(limits.max_streams) + " (LOCUS_MEDIA_MAX_STREAMS)");
   }
 
@@ -281,7 +297,8 @@ Input::Input(std::string_view bytes, const Limits& limits) : limits_(limits) {
     }
   }
   const AVDictionaryEntry* major = av_dict_get(fmt_->metadata, "major_brand", nullptr, 0);
-  const bool avif = major != nullptr && (std::strcmp(major->value, "avif") == 0 || std::strcmp(major->value, "avis") == 0);
+  const bool avif =
+      major != nullptr && (std::strcmp(major->value, "avif") == 0 || std::strcmp(major->value, "avis") == 0);
   if (image_demuxer_ || (avif && has_video)) {
     kind_ = Kind::kImage;
     if (!has_video) throw MediaError("the " + label_ + " image holds no picture");
@@ -302,14 +319,6 @@ Input::Input(std::string_view bytes, const Limits& limits) : limits_(limits) {
       refuse_pixels(kind_ == Kind::kImage ? "image" : "video frame", static_cast<uint64_t>(par->width),
                     static_cast<uint64_t>(par->height), limits);
     }
-  }
-}
-
-Input::~Input() {
-  fmt_.reset();  // before the AVIOContext it reads from
-  if (io_ != nullptr) {
-    av_freep(&io_->buffer);
-    avio_context_free(&io_);
   }
 }
 
@@ -341,17 +350,23 @@ CodecPtr open_decoder(const Input& in, int index, const std::string& what) {
   const AVStream* st = in.ctx()->streams[index];
   const AVCodec* dec = avcodec_find_decoder(st->codecpar->codec_id);
   if (dec == nullptr) {
-    throw MediaError("FFmpeg has no decoder for the " + what + "'s codec (" + avcodec_get_name(st->codecpar->codec_id) + ")");
+    throw MediaError("FFmpeg has no decoder for the " + what + "'s codec (" + avcodec_get_name(st->codecpar->codec_id) +
+                     ")");
   }
   CodecPtr c(avcodec_alloc_context3(dec));
   if (!c) throw std::bad_alloc();
   int r = avcodec_parameters_to_context(c.get(), st->codecpar);
-  if (r < 0) throw MediaError("cannot set up the " + std::string(dec->name) + " decoder for the " + what + ": " + av_error_text(r));
+  if (r < 0)
+    throw MediaError("cannot set up the " + std::string(dec->name) + " decoder for the " + what + ": " +
+                     av_error_text(r));
   c->pkt_timebase = st->time_base;
   c->max_pixels = static_cast<int64_t>(std::min<uint64_t>(in.limits().max_pixels, std::numeric_limits<int64_t>::max()));
   c->thread_count = 1;
+  if (st->codecpar->codec_type == AVMEDIA_TYPE_AUDIO) c->max_samples = 1 << 20;  // per frame: no codec needs more
   r = avcodec_open2(c.get(), dec, nullptr);
-  if (r < 0) throw MediaError("cannot open the " + std::string(dec->name) + " decoder for the " + what + ": " + av_error_text(r));
+  if (r < 0)
+    throw MediaError("cannot open the " + std::string(dec->name) + " decoder for the " + what + ": " +
+                     av_error_text(r));
   return c;
 }
 

@@ -81,7 +81,8 @@ struct Video {
 
 // What the bytes hold, from their content: an image (a still picture format, GIF included), audio (a
 // container whose streams are audio only), or video (a video stream that is not a single still picture).
-// Throws MediaError for bytes FFmpeg cannot identify or over the byte limit.
+// Throws MediaError for bytes FFmpeg cannot identify or over the byte limit (also for a format locus does not
+// read, HEIF, and what the headers alone show to be over the pixel or stream limit).
 Kind probe(std::string_view bytes, const Limits& limits = {});
 
 // The first frame of an image (GIF, animated WebP/PNG: the first frame). Throws MediaError.

@@ -54,6 +54,9 @@ std::optional<std::string> webp_first_frame(std::string_view bytes);
 struct FormatDeleter {
   void operator()(AVFormatContext* f) const;
 };
+struct IoDeleter {
+  void operator()(AVIOContext* io) const;
+};
 struct CodecDeleter {
   void operator()(AVCodecContext* c) const;
 };
@@ -77,7 +80,6 @@ PacketPtr make_packet();
 class Input {
  public:
   Input(std::string_view bytes, const Limits& limits);
-  ~Input();
   Input(const Input&) = delete;
   Input& operator=(const Input&) = delete;
 
@@ -110,7 +112,7 @@ class Input {
   Limits limits_;
   std::string owned_;  // bytes rewritten before demuxing (an animated WebP's first frame)
   Reader reader_;
-  AVIOContext* io_ = nullptr;
+  std::unique_ptr<AVIOContext, IoDeleter> io_;  // declared before fmt_: freed after it
   std::unique_ptr<AVFormatContext, FormatDeleter> fmt_;
   std::string label_;
   bool image_demuxer_ = false;

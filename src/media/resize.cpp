@@ -121,7 +121,8 @@ Image resize_bicubic(const Image& in, int width, int height) {
   if (in.width < 1 || in.height < 1 ||
       in.rgb.size() != static_cast<size_t>(in.width) * static_cast<size_t>(in.height) * 3) {
     throw MediaError("resize_bicubic: the picture is " + std::to_string(in.width) + "x" + std::to_string(in.height) +
-                     " with " + std::to_string(in.rgb.size()) + " bytes; expected at least 1x1 and width * height * 3 bytes");
+                     " with " + std::to_string(in.rgb.size()) +
+                     " bytes; expected at least 1x1 and width * height * 3 bytes");
   }
   if (width < 1 || height < 1 || width > 65536 || height > 65536) {
     throw MediaError("resize_bicubic: the target is " + std::to_string(width) + "x" + std::to_string(height) +

@@ -47,12 +47,14 @@ std::vector<uint8_t> reference_axis(const std::vector<uint8_t>& in, int n_in, in
       for (int c = 0; c < 3; ++c) {
         double acc = 0;
         for (int j = lo; j < hi; ++j) {
-          const size_t idx = along_rows ? (static_cast<size_t>(l) * n_in + j) * 3 + c : (static_cast<size_t>(j) * lines + l) * 3 + c;
+          const size_t idx =
+              along_rows ? (static_cast<size_t>(l) * n_in + j) * 3 + c : (static_cast<size_t>(j) * lines + l) * 3 + c;
           acc += w[static_cast<size_t>(j - lo)] * in[idx];
         }
         const double r = std::floor(acc + 0.5);
         const auto v = static_cast<uint8_t>(std::clamp(r, 0.0, 255.0));
-        const size_t o = along_rows ? (static_cast<size_t>(l) * n_out + i) * 3 + c : (static_cast<size_t>(i) * lines + l) * 3 + c;
+        const size_t o =
+            along_rows ? (static_cast<size_t>(l) * n_out + i) * 3 + c : (static_cast<size_t>(i) * lines + l) * 3 + c;
         out[o] = v;
       }
     }
@@ -86,9 +88,15 @@ Image random_image(int w, int h, uint32_t seed, int kind) {
       for (int c = 0; c < 3; ++c) {
         int v;
         switch (kind) {
-          case 0: v = static_cast<int>(rng() % 256); break;                       // noise
-          case 1: v = ((x / 3 + y / 2) % 2) ? 255 : 0; break;                      // hard edges: ringing clamps
-          default: v = (x * 255 / std::max(1, w - 1) + y * 7 + c * 40) % 256; break;  // ramps
+          case 0:
+            v = static_cast<int>(rng() % 256);
+            break;  // noise
+          case 1:
+            v = ((x / 3 + y / 2) % 2) ? 255 : 0;
+            break;  // hard edges: ringing clamps
+          default:
+            v = (x * 255 / std::max(1, w - 1) + y * 7 + c * 40) % 256;
+            break;  // ramps
         }
         img.rgb[(static_cast<size_t>(y) * w + x) * 3 + c] = static_cast<uint8_t>(v);
       }
@@ -128,7 +136,8 @@ TEST(ResizeBicubic, HorizontalThenVerticalWithEightBitsBetween) {
     const Image in = random_image(w, h, static_cast<uint32_t>(trial + 1000), trial % 3);
     const Image got = resize_bicubic(in, tw, th);
     // Exactly the two single-axis resizes in that order (Pillow's order, u8 in between) ...
-    ASSERT_EQ(got.rgb, resize_bicubic(resize_bicubic(in, tw, h), tw, th).rgb) << w << "x" << h << " -> " << tw << "x" << th;
+    ASSERT_EQ(got.rgb, resize_bicubic(resize_bicubic(in, tw, h), tw, th).rgb)
+        << w << "x" << h << " -> " << tw << "x" << th;
     // ... and so close to the double reference: one step from each pass at most.
     const Image want = reference_resize(in, tw, th);
     ASSERT_LE(testing::max_abs_diff(got.rgb, want.rgb), 2);

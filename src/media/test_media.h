@@ -1,8 +1,6 @@
 // Tests only: hand-made media files (headers that lie, CMYK JPEG/TIFF, EXIF orientation) and picture statistics.
 #pragma once
 
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -183,6 +181,18 @@ std::string jpeg_blocks(int width, int height, int ncomp, F value, bool adobe) {
   return s;
 }
 
+// A small valid JPEG whose frame header is then made to declare width x height.
+inline std::string jpeg_declaring(uint16_t width, uint16_t height) {
+  std::string s = jpeg_blocks(
+      8, 8, 1, [](int, int, int) { return 99; }, false);
+  const size_t sof = s.find("\xff\xc0");
+  s[sof + 5] = static_cast<char>(height >> 8);
+  s[sof + 6] = static_cast<char>(height & 0xff);
+  s[sof + 7] = static_cast<char>(width >> 8);
+  s[sof + 8] = static_cast<char>(width & 0xff);
+  return s;
+}
+
 // An APP1 Exif segment with IFD0 holding Orientation = `orientation`, and IFD1 pointing at a small JPEG thumbnail
 // (as cameras write it: a second SOI..EOI inside the first file's header).
 inline std::string exif_segment(int orientation, const std::string& thumbnail) {
@@ -217,6 +227,25 @@ inline std::string exif_segment(int orientation, const std::string& thumbnail) {
 // `jpeg` with an Exif segment right after SOI.
 inline std::string with_exif(const std::string& jpeg, int orientation, const std::string& thumbnail) {
   return jpeg.substr(0, 2) + exif_segment(orientation, thumbnail) + jpeg.substr(2);
+}
+
+// A simple (VP8) WebP file rewritten as VP8X with an EXIF chunk holding `orientation`.
+inline std::string webp_with_exif(const std::string& webp, int width, int height, int orientation) {
+  const std::string exif = exif_segment(orientation, "").substr(4 + 6);  // the TIFF part
+  std::string body = "WEBPVP8X";
+  put_le(body, 10, 4);
+  body += static_cast<char>(0x08);  // EXIF present
+  body.append(3, '\0');
+  put_le(body, static_cast<uint32_t>(width - 1), 3);
+  put_le(body, static_cast<uint32_t>(height - 1), 3);
+  body += webp.substr(12);  // the VP8 chunk
+  body += "EXIF";
+  put_le(body, static_cast<uint32_t>(exif.size()), 4);
+  body += exif;
+  if (exif.size() & 1) body += '\0';
+  std::string file = "RIFF";
+  put_le(file, static_cast<uint32_t>(body.size()), 4);
+  return file + body;
 }
 
 // An uncompressed CMYK TIFF (photometric 5: 0 is no ink), 8 bits per ink, one strip.

@@ -98,7 +98,8 @@ class MemoryMuxer {
     auto* buf = static_cast<uint8_t*>(av_malloc(kBuf));
     io_ = avio_alloc_context(buf, kBuf, 1, this, nullptr, &MemoryMuxer::write, &MemoryMuxer::seek);
     fmt_->pb = io_;
-    fmt_->flags |= AVFMT_FLAG_CUSTOM_IO;
+    // Bit-exact: no random stream serials or UIDs (Ogg, Matroska), no version strings: same input, same bytes.
+    fmt_->flags |= AVFMT_FLAG_CUSTOM_IO | AVFMT_FLAG_BITEXACT;
   }
   ~MemoryMuxer() {
     avformat_free_context(fmt_);
@@ -120,7 +121,9 @@ class MemoryMuxer {
     st->time_base = c->time_base;
     return st;
   }
-  void begin() { check(avformat_write_header(fmt_, nullptr), std::string("writing the ") + fmt_->oformat->name + " header"); }
+  void begin() {
+    check(avformat_write_header(fmt_, nullptr), std::string("writing the ") + fmt_->oformat->name + " header");
+  }
   // A packet in the encoder's time base, for stream `st`.
   void write(AVPacket* pkt, const AVCodecContext* c, const AVStream* st) {
     av_packet_rescale_ts(pkt, c->time_base, st->time_base);
@@ -191,13 +194,34 @@ Frame picture_frame(const Picture& p, AVPixelFormat fmt) {
       const uint8_t* c = &p.rgba[i * 4];
       const uint16_t* d = &p.rgb16[i * 3];
       switch (fmt) {
-        case AV_PIX_FMT_RGB24: std::memcpy(row + x * 3, c, 3); break;
-        case AV_PIX_FMT_BGR24: row[x * 3] = c[2]; row[x * 3 + 1] = c[1]; row[x * 3 + 2] = c[0]; break;
-        case AV_PIX_FMT_RGBA: std::memcpy(row + x * 4, c, 4); break;
-        case AV_PIX_FMT_BGRA: row[x * 4] = c[2]; row[x * 4 + 1] = c[1]; row[x * 4 + 2] = c[0]; row[x * 4 + 3] = c[3]; break;
-        case AV_PIX_FMT_GRAY8: row[x] = c[0]; break;
-        case AV_PIX_FMT_GRAY16BE: row[x * 2] = static_cast<uint8_t>(d[0] >> 8); row[x * 2 + 1] = static_cast<uint8_t>(d[0]); break;
-        case AV_PIX_FMT_GRAY16LE: row[x * 2] = static_cast<uint8_t>(d[0]); row[x * 2 + 1] = static_cast<uint8_t>(d[0] >> 8); break;
+        case AV_PIX_FMT_RGB24:
+          std::memcpy(row + x * 3, c, 3);
+          break;
+        case AV_PIX_FMT_BGR24:
+          row[x * 3] = c[2];
+          row[x * 3 + 1] = c[1];
+          row[x * 3 + 2] = c[0];
+          break;
+        case AV_PIX_FMT_RGBA:
+          std::memcpy(row + x * 4, c, 4);
+          break;
+        case AV_PIX_FMT_BGRA:
+          row[x * 4] = c[2];
+          row[x * 4 + 1] = c[1];
+          row[x * 4 + 2] = c[0];
+          row[x * 4 + 3] = c[3];
+          break;
+        case AV_PIX_FMT_GRAY8:
+          row[x] = c[0];
+          break;
+        case AV_PIX_FMT_GRAY16BE:
+          row[x * 2] = static_cast<uint8_t>(d[0] >> 8);
+          row[x * 2 + 1] = static_cast<uint8_t>(d[0]);
+          break;
+        case AV_PIX_FMT_GRAY16LE:
+          row[x * 2] = static_cast<uint8_t>(d[0]);
+          row[x * 2 + 1] = static_cast<uint8_t>(d[0] >> 8);
+          break;
         case AV_PIX_FMT_RGB48BE:
         case AV_PIX_FMT_RGB48LE:
           for (int k = 0; k < 3; ++k) {
@@ -206,8 +230,11 @@ Frame picture_frame(const Picture& p, AVPixelFormat fmt) {
             row[x * 6 + k * 2 + 1] = static_cast<uint8_t>(be ? d[k] : d[k] >> 8);
           }
           break;
-        case AV_PIX_FMT_PAL8: row[x] = p.index[i]; break;
-        default: fail("picture_frame: unexpected pixel format");
+        case AV_PIX_FMT_PAL8:
+          row[x] = p.index[i];
+          break;
+        default:
+          fail("picture_frame: unexpected pixel format");
       }
     }
   }
@@ -222,25 +249,48 @@ Frame convert_frame(const AVFrame* src, AVPixelFormat fmt) {
   f->width = src->width;
   f->height = src->height;
   check(av_frame_get_buffer(f.get(), 0), "frame buffer");
-  SwsContext* s = sws_getContext(src->width, src->height, static_cast<AVPixelFormat>(src->format), src->width,
-                                 src->height, fmt, SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT, nullptr, nullptr,
-                                 nullptr);
+  SwsContext* s =
+      sws_getContext(src->width, src->height, static_cast<AVPixelFormat>(src->format), src->width, src->height, fmt,
+                     SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT, nullptr, nullptr, nullptr);
   if (s == nullptr) fail(std::string("cannot convert to ") + av_get_pix_fmt_name(fmt));
   sws_scale(s, src->data, src->linesize, 0, src->height, f->data, f->linesize);
   sws_freeContext(s);
   return f;
 }
 
-// A frame of `p` in a layout `c` takes, stored as `pixels`; sets *fmt.
-Frame frame_for(const AVCodec* c, const Picture& p, Pixels pixels, AVPixelFormat* fmt) {
+// A frame of `p` in a layout `c` takes, stored as `pixels`; sets *fmt. `lossless`: RGB may go into an opaque
+// RGBA layout rather than through YUV.
+Frame frame_for(const AVCodec* c, const Picture& p, Pixels pixels, bool lossless, AVPixelFormat* fmt) {
   std::vector<AVPixelFormat> exact;
   switch (pixels) {
-    case Pixels::kRgb: exact = {AV_PIX_FMT_RGB24, AV_PIX_FMT_BGR24}; break;
-    case Pixels::kRgba: exact = {AV_PIX_FMT_RGBA, AV_PIX_FMT_BGRA}; break;
-    case Pixels::kGray: exact = {AV_PIX_FMT_GRAY8}; break;
-    case Pixels::kGray16: exact = {AV_PIX_FMT_GRAY16BE, AV_PIX_FMT_GRAY16LE}; break;
-    case Pixels::kRgb48: exact = {AV_PIX_FMT_RGB48BE, AV_PIX_FMT_RGB48LE}; break;
-    case Pixels::kPalette: exact = {AV_PIX_FMT_PAL8}; break;
+    case Pixels::kRgb:
+      exact = {AV_PIX_FMT_RGB24, AV_PIX_FMT_BGR24};
+      if (lossless) {
+        for (AVPixelFormat f : {AV_PIX_FMT_RGBA, AV_PIX_FMT_BGRA}) {
+          if (!supports(c, AV_PIX_FMT_RGB24) && !supports(c, AV_PIX_FMT_BGR24) && supports(c, f)) {
+            Picture opaque = p;
+            for (size_t i = 3; i < opaque.rgba.size(); i += 4) opaque.rgba[i] = 255;
+            *fmt = f;
+            return picture_frame(opaque, f);
+          }
+        }
+      }
+      break;
+    case Pixels::kRgba:
+      exact = {AV_PIX_FMT_RGBA, AV_PIX_FMT_BGRA};
+      break;
+    case Pixels::kGray:
+      exact = {AV_PIX_FMT_GRAY8};
+      break;
+    case Pixels::kGray16:
+      exact = {AV_PIX_FMT_GRAY16BE, AV_PIX_FMT_GRAY16LE};
+      break;
+    case Pixels::kRgb48:
+      exact = {AV_PIX_FMT_RGB48BE, AV_PIX_FMT_RGB48LE};
+      break;
+    case Pixels::kPalette:
+      exact = {AV_PIX_FMT_PAL8};
+      break;
   }
   for (AVPixelFormat f : exact) {
     if (supports(c, f)) {
@@ -287,17 +337,22 @@ void fill_audio(AVFrame* f, const std::vector<float>& pcm, int ch, size_t offset
           reinterpret_cast<int32_t*>(f->extended_data[plane])[idx] =
               static_cast<int32_t>(std::llrint(std::clamp(static_cast<double>(v), -1.0, 1.0) * 2147483647.0));
           break;
-        case AV_SAMPLE_FMT_FLT: reinterpret_cast<float*>(f->extended_data[plane])[idx] = v; break;
-        case AV_SAMPLE_FMT_DBL: reinterpret_cast<double*>(f->extended_data[plane])[idx] = v; break;
-        default: fail("fill_audio: unexpected sample format");
+        case AV_SAMPLE_FMT_FLT:
+          reinterpret_cast<float*>(f->extended_data[plane])[idx] = v;
+          break;
+        case AV_SAMPLE_FMT_DBL:
+          reinterpret_cast<double*>(f->extended_data[plane])[idx] = v;
+          break;
+        default:
+          fail("fill_audio: unexpected sample format");
       }
     }
   }
 }
 
 AVSampleFormat pick_sample_format(const AVCodec* c) {
-  const AVSampleFormat order[] = {AV_SAMPLE_FMT_FLTP, AV_SAMPLE_FMT_FLT, AV_SAMPLE_FMT_S16, AV_SAMPLE_FMT_S16P,
-                                  AV_SAMPLE_FMT_S32, AV_SAMPLE_FMT_S32P};
+  const AVSampleFormat order[] = {AV_SAMPLE_FMT_FLTP, AV_SAMPLE_FMT_FLT, AV_SAMPLE_FMT_S16,
+                                  AV_SAMPLE_FMT_S16P, AV_SAMPLE_FMT_S32, AV_SAMPLE_FMT_S32P};
   if (c->sample_fmts == nullptr) return AV_SAMPLE_FMT_S16;
   for (AVSampleFormat want : order) {
     for (const AVSampleFormat* q = c->sample_fmts; *q != AV_SAMPLE_FMT_NONE; ++q) {
@@ -388,12 +443,18 @@ class PcmFeeder {
 
 const char* pixels_name(Pixels p) {
   switch (p) {
-    case Pixels::kRgb: return "rgb";
-    case Pixels::kRgba: return "rgba";
-    case Pixels::kGray: return "gray";
-    case Pixels::kGray16: return "gray16";
-    case Pixels::kRgb48: return "rgb48";
-    case Pixels::kPalette: return "palette";
+    case Pixels::kRgb:
+      return "rgb";
+    case Pixels::kRgba:
+      return "rgba";
+    case Pixels::kGray:
+      return "gray";
+    case Pixels::kGray16:
+      return "gray16";
+    case Pixels::kRgb48:
+      return "rgb48";
+    case Pixels::kPalette:
+      return "palette";
   }
   return "?";
 }
@@ -409,13 +470,17 @@ Picture synth_picture(int width, int height, uint32_t seed, int frame) {
     for (auto& c : b) c = static_cast<uint8_t>(40 + next() % 176);
   }
   p.palette.resize(256);
+  // Distinct colours: FFmpeg 5.1's GIF encoder maps a repeated palette colour's pixels to entry 0.
   for (int q = 0; q < 4; ++q) {
     for (int j = 0; j < 64; ++j) {
-      uint32_t v = 0xff000000U;
-      for (int c = 0; c < 3; ++c) {
-        const int off = static_cast<int>(next() % 49) - 24;
-        v |= static_cast<uint32_t>(std::clamp(p.base[q][c] + off, 0, 255)) << (16 - 8 * c);
-      }
+      uint32_t v;
+      do {
+        v = 0xff000000U;
+        for (int c = 0; c < 3; ++c) {
+          const int off = static_cast<int>(next() % 49) - 24;
+          v |= static_cast<uint32_t>(std::clamp(p.base[q][c] + off, 0, 255)) << (16 - 8 * c);
+        }
+      } while (std::find(p.palette.begin(), p.palette.begin() + q * 64 + j, v) != p.palette.begin() + q * 64 + j);
       p.palette[static_cast<size_t>(q * 64 + j)] = v;
     }
   }
@@ -427,7 +492,9 @@ Picture synth_picture(int width, int height, uint32_t seed, int frame) {
     for (int x = 0; x < width; ++x) {
       const size_t i = static_cast<size_t>(y) * width + x;
       const int q = (y * 2 >= height ? 2 : 0) + (x * 2 >= width ? 1 : 0);
-      const uint8_t idx = static_cast<uint8_t>(q * 64 + static_cast<int>(next() % 64));
+      // 63 of each quadrant's 64 entries: FFmpeg's GIF encoder takes an unused entry for transparency, or else
+      // the least used one, which would change those pixels.
+      const uint8_t idx = static_cast<uint8_t>(q * 64 + static_cast<int>(next() % 63));
       p.index[i] = idx;
       const uint32_t v = p.palette[idx];
       for (int c = 0; c < 3; ++c) {
@@ -450,10 +517,18 @@ std::vector<uint8_t> expected_rgb(const Picture& p, Pixels pixels) {
       switch (pixels) {
         case Pixels::kRgb:
         case Pixels::kRgba:
-        case Pixels::kPalette: v = p.rgba[i * 4 + c]; break;
-        case Pixels::kGray: v = p.rgba[i * 4]; break;
-        case Pixels::kGray16: v = static_cast<uint8_t>(p.rgb16[i * 3] >> 8); break;
-        case Pixels::kRgb48: v = static_cast<uint8_t>(p.rgb16[i * 3 + c] >> 8); break;
+        case Pixels::kPalette:
+          v = p.rgba[i * 4 + c];
+          break;
+        case Pixels::kGray:
+          v = p.rgba[i * 4];
+          break;
+        case Pixels::kGray16:
+          v = static_cast<uint8_t>(p.rgb16[i * 3] >> 8);
+          break;
+        case Pixels::kRgb48:
+          v = static_cast<uint8_t>(p.rgb16[i * 3 + c] >> 8);
+          break;
       }
       out[i * 3 + c] = v;
     }
@@ -490,7 +565,8 @@ std::string encode_picture(const std::vector<Picture>& frames, const ImageSpec& 
   const AVCodec* codec = encoder(codec_name);
   AVPixelFormat fmt = AV_PIX_FMT_NONE;
   std::vector<Frame> pics;
-  for (const Picture& p : frames) pics.push_back(frame_for(codec, p, spec.pixels, &fmt));
+  const bool lossless = f != "jpeg" && (f != "webp" || spec.lossless);
+  for (const Picture& p : frames) pics.push_back(frame_for(codec, p, spec.pixels, lossless, &fmt));
   Codec c = alloc_codec(codec);
   c->width = frames[0].width;
   c->height = frames[0].height;
@@ -559,7 +635,8 @@ std::vector<float> synth_audio(const AudioSpec& spec) {
       state = mix(state + 0x6d2b79f5U);
       const double u = static_cast<double>(state) / 2147483648.0 - 1.0;
       const double g = static_cast<size_t>(c) < spec.gains.size() ? spec.gains[static_cast<size_t>(c)] : 1.0;
-      pcm[i * static_cast<size_t>(spec.channels) + static_cast<size_t>(c)] = static_cast<float>(g * (tone + spec.noise * u));
+      pcm[i * static_cast<size_t>(spec.channels) + static_cast<size_t>(c)] =
+          static_cast<float>(g * (tone + spec.noise * u));
     }
   }
   return pcm;
@@ -588,8 +665,14 @@ std::string encode_audio(const AudioSpec& spec) {
   } else if (f == "webm") {
     codec_name = "libopus";
     muxer = "webm";
+  } else if (f == "aiff") {
+    codec_name = "pcm_s16be";
+    muxer = "aiff";
+  } else if (f == "aac") {
+    codec_name = "aac";
+    muxer = "adts";  // raw AAC: no container, no length in any header
   } else {
-    fail("unknown audio format '" + f + "'; expected wav, mp3, flac, ogg, m4a or webm");
+    fail("unknown audio format '" + f + "'; expected wav, mp3, flac, ogg, m4a, webm, aiff or aac");
   }
   if (f == "mp3" && spec.channels > 2) fail("mp3 holds 1 or 2 channels");
   const std::vector<float> pcm = synth_audio(spec);
@@ -670,7 +753,8 @@ std::string encode_video(const VideoSpec& spec) {
   } else if (f == "webm") {
     vcodec = "libvpx", acodec = "libopus", muxer = "webm";
   } else if (f == "avi") {
-    vcodec = "mpeg4", acodec = "pcm_s16le", muxer = "avi";  // MP3's negative first timestamp makes the avi muxer shift the video
+    vcodec = "mpeg4", acodec = "pcm_s16le",
+    muxer = "avi";  // MP3's negative first timestamp makes the avi muxer shift the video
   } else {
     fail("unknown video format '" + f + "'; expected mp4, webm, mkv, avi or mov");
   }
@@ -717,7 +801,7 @@ std::string encode_video(const VideoSpec& spec) {
     // FFmpeg's convention: a point (p, q) is shown at (a p + c q, b p + d q); [a b u; c d v; x y w], 16.16.
     const int32_t one = 1 << 16;
     int32_t a = one, b = 0, c = 0, d = one;
-    if (spec.rotate == 90) a = 0, b = one, c = -one, d = 0;      // shown at (-q, p): turned clockwise
+    if (spec.rotate == 90) a = 0, b = one, c = -one, d = 0;  // shown at (-q, p): turned clockwise
     if (spec.rotate == 180) a = -one, b = 0, c = 0, d = -one;
     if (spec.rotate == 270) a = 0, b = -one, c = one, d = 0;
     const int32_t mat[9] = {a, b, 0, c, d, 0, 0, 0, 1 << 30};

@@ -18,8 +18,9 @@ const char* pixels_name(Pixels p);  // "rgb", "rgba", "gray", "gray16", "rgb48",
 
 // A synthetic picture in all the representations the encoders take, consistent with each other:
 //   four quadrants around a base colour each (top-left, top-right, bottom-left, bottom-right; channels 40..215),
-//   each pixel one of 64 palette colours within 24 of its quadrant's base; alpha 64..255 in a diagonal pattern
-//   (never 0, so encoders keep the colour under it); the 16-bit version is the 8-bit value * 257 less 0..127.
+//   each pixel one of 63 distinct palette colours within 24 of its quadrant's base (the 64th is unused); alpha 64..255
+//   in a diagonal pattern (never 0, so encoders keep the colour under it); the 16-bit version is the 8-bit value * 257
+//   less 0..127.
 struct Picture {
   int width = 0;
   int height = 0;
@@ -54,7 +55,7 @@ std::string encode_picture(const std::vector<Picture>& frames, const ImageSpec& 
 // ---- Audio ----
 
 struct AudioSpec {
-  std::string format = "wav";  // wav, mp3, flac, ogg (Opus), m4a (AAC), webm (Opus)
+  std::string format = "wav";  // wav, mp3, flac, ogg (Opus), m4a (AAC), webm (Opus), aiff, aac (raw ADTS)
   double seconds = 1;
   int rate = 48000;
   int channels = 1;
@@ -78,7 +79,7 @@ struct VideoSpec {
   int width = 128;
   int height = 96;
   uint32_t seed = 1;
-  bool with_audio = false;  // 48 kHz stereo: AAC (mp4, mov), Vorbis (mkv), Opus (webm), PCM (avi)
+  bool with_audio = false;     // 48 kHz stereo: AAC (mp4, mov), Vorbis (mkv), Opus (webm), PCM (avi)
   bool variable_rate = false;  // frame durations alternate 0.5/fps and 1.5/fps (not avi)
   int rotate = 0;              // 0, 90, 180, 270: a display matrix turning the picture clockwise (mp4, mov)
   int frames = 0;              // > 0: exactly this many frames (else seconds * fps rounded, at least 1)
