@@ -175,7 +175,7 @@ RuntimeBackend::Acquired RuntimeBackend::acquire(const std::string& model) {
     out.error = std::move(error);
     return out;
   }
-  const std::string key = resolved.model_path.string();
+  const std::string key = loaded_key(resolved);
   auto find = [&]() -> bool {
     std::lock_guard<std::mutex> lock(mutex_);
     auto it = models_.find(key);
@@ -194,11 +194,11 @@ RuntimeBackend::Acquired RuntimeBackend::acquire(const std::string& model) {
   uint64_t weights = 0, kv_per_slot = 0;
   try {
     weights = std::filesystem::file_size(resolved.model_path);
-    if (resolved.projector_path) weights += std::filesystem::file_size(*resolved.projector_path);
-    const auto file = gguf::GgufFile::open(key);
+    if (resolved.projector) weights += std::filesystem::file_size(resolved.projector->path);
+    const auto file = gguf::GgufFile::open(resolved.model_path.string());
     // With a projector the sliding rings and step buffers hold a 1120-token image block.
     kv_per_slot = model::KvCache::bytes_for(model::read_gemma4_config(file), options_.slot_ctx,
-                                            resolved.projector_path ? 1120 : 512);
+                                            resolved.projector ? 1120 : 512);
   } catch (const std::exception& e) {
     out.error = api_error(400, "model \"" + name + "\" cannot be loaded: " + e.what(), "model");
     return out;
@@ -243,8 +243,8 @@ RuntimeBackend::Acquired RuntimeBackend::acquire(const std::string& model) {
     runtime::EngineOptions eo;
     eo.n_ctx = options_.slot_ctx;
     eo.n_threads = options_.n_threads;
-    if (resolved.projector_path) eo.mmproj = resolved.projector_path->string();
-    loaded->engine = runtime::Gemma4Engine::load(key, eo);
+    if (resolved.projector) eo.mmproj = resolved.projector->path.string();
+    loaded->engine = runtime::Gemma4Engine::load(resolved.model_path.string(), eo);
     runtime::SchedulerOptions so;
     so.n_slots = options_.n_slots;
     so.max_queue = options_.max_queue;
@@ -264,7 +264,7 @@ RuntimeBackend::Acquired RuntimeBackend::acquire(const std::string& model) {
     std::lock_guard<std::mutex> lock(mutex_);
     models_[key] = loaded;
   }
-  log_line({{"event", "load"}, {"model", name}, {"path", key}, {"size", loaded->size_bytes},
+  log_line({{"event", "load"}, {"model", name}, {"path", resolved.model_path.string()}, {"size", loaded->size_bytes},
             {"slots", options_.n_slots}, {"ctx", options_.slot_ctx}, {"load_ms", out.load_ns / 1000000}});
   out.model = std::move(loaded);
   return out;
@@ -290,7 +290,7 @@ StartResult RuntimeBackend::generate(ApiRequest req) {
     if (auto error = lookup(req.model, resolved)) return refuse(std::move(*error));
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      if (auto it = models_.find(resolved.model_path.string()); it != models_.end()) it->second->keep_alive = ka;
+      if (auto it = models_.find(loaded_key(resolved)); it != models_.end()) it->second->keep_alive = ka;
     }
     reap_wake_.notify_all();
     return done_only(FinishReason::kUnload, 0, t0, req.model);

@@ -14,6 +14,17 @@
 
 namespace locus::server {
 
+// How a loaded model is found: its GGUF and the projector it runs with (two names for one file, one with a
+// projector and one without, are two loaded models).
+inline std::string loaded_key(const runtime::ResolvedModel& m) {
+  std::string key = m.model_path.string();
+  if (m.projector) {
+    key += '\n';
+    key += m.projector->path.string();
+  }
+  return key;
+}
+
 struct RuntimeBackend::Loaded {
   std::string name;  // display name: "gemma4:12b", or a served file's name ("tiny:latest")
   runtime::ResolvedModel resolved;

@@ -146,7 +146,7 @@ JsonReply RuntimeBackend::remove(const std::string& model) {
     const runtime::ModelName& name = *requested.name;
     std::string loaded_key;  // the GGUF the model names, by which a loaded model is found
     try {
-      loaded_key = store_.resolve(name).model_path.string();
+      loaded_key = server::loaded_key(store_.resolve(name));
     } catch (const runtime::StoreError&) {
       // remove() gives the error
     }
