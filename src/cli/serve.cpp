@@ -77,7 +77,7 @@ CLI::App* add_serve_command(CLI::App& app, ServeCommandOptions& o) {
       "LOCUS_ALLOWED_HOSTS (extra Host names accepted while listening on loopback, comma-separated, '*' "
       "wildcards; other names get 403, against DNS rebinding), LOCUS_MAX_CONNECTIONS (open connections, "
       "default 4096; 503 past it), LOCUS_MEDIA_MAX_BYTES, LOCUS_MEDIA_MAX_PIXELS, LOCUS_MEDIA_MAX_AUDIO_SECONDS, "
-      "LOCUS_MEDIA_MAX_VIDEO_SECONDS, LOCUS_MEDIA_MAX_STREAMS (media limits, docs/media.md). A request's model is a name: a file given with --model or --model-dir, else a "
+      "LOCUS_MEDIA_MAX_VIDEO_SECONDS, LOCUS_MEDIA_MAX_STREAMS, LOCUS_MEDIA_MAX_VIDEO_FRAMES (media limits, docs/media.md). A request's model is a name: a file given with --model or --model-dir, else a "
       "store model (locus's, then Ollama's); a file path in a request is never opened.");
   return cmd;
 }

@@ -194,9 +194,9 @@ nlohmann::ordered_json normalize_parameters(const nlohmann::json& parameters) {
       typed_parameter(key, "", &error);
       throw StoreError(StoreErrorKind::bad_input, "parameters: " + error);
     }
-    const auto wrong = [&](std::string_view expected) {
-      return StoreError(StoreErrorKind::bad_input, "parameters: " + key + ": expected " + std::string(expected) +
-                                                       ", found " + value.dump());
+    const auto wrong = [&, &k = key, &v = value](std::string_view expected) {  // clang 14: no binding captures
+      return StoreError(StoreErrorKind::bad_input, "parameters: " + k + ": expected " + std::string(expected) +
+                                                       ", found " + v.dump());
     };
     // A string is accepted for any type, as a Modelfile would write it (clients send "0.7" too).
     if (value.is_string() && it->second != ParamType::string_list) {

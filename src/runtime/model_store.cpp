@@ -347,7 +347,9 @@ std::vector<ModelEntry> ModelStore::list(std::vector<std::string>* skipped) cons
         if (skipped != nullptr) skipped->push_back("manifest " + path.string() + ": not a model name: " + problem);
         continue;
       }
-      const bool seen = std::any_of(out.begin(), out.end(), [&](const ModelEntry& e) { return e.name.same_model_as(name); });
+      const ModelName& entry_name = name;  // a structured binding cannot be captured by clang 14
+      const bool seen =
+          std::any_of(out.begin(), out.end(), [&](const ModelEntry& e) { return e.name.same_model_as(entry_name); });
       if (seen) continue;
       try {
         const ResolvedModel r = load(Found{kind, root, path, name});
