@@ -75,7 +75,8 @@ std::string width_mismatch(const ProjectorInfo& p, uint32_t model_width) {
          std::to_string(model_width) + " (a projector for another model)";
 }
 
-std::vector<fs::path> candidates_beside(const fs::path& model) {
+// mmproj*.gguf beside the model; with others, the other *.gguf files there.
+std::vector<fs::path> candidates_beside(const fs::path& model, bool others = false) {
   std::vector<fs::path> out;
   std::error_code ec;
   fs::path dir = model.parent_path();
@@ -85,7 +86,8 @@ std::vector<fs::path> candidates_beside(const fs::path& model) {
   for (; it != fs::directory_iterator(); it.increment(ec)) {
     const fs::path& p = it->path();
     const std::string name = lower(p.filename().string());
-    if (!name.starts_with("mmproj") || !name.ends_with(".gguf") || !fs::is_regular_file(p, ec)) continue;
+    if (!name.ends_with(".gguf") || !fs::is_regular_file(p, ec)) continue;
+    if (name.starts_with("mmproj") == others) continue;
     if (fs::equivalent(p, model, ec)) continue;
     out.push_back(p);
   }
@@ -192,11 +194,41 @@ ProjectorChoice find_projector(const fs::path& model, const ProjectorRequest& re
     return choice;
   }
   const std::vector<fs::path> candidates = candidates_beside(model);
+  const auto width = model_embedding_length(model);
+  // No mmproj*.gguf fits: a projector under another name beside the model (`locus-mkmodel ... --mmproj p.gguf`
+  // writes such pairs) is used when it is the only one there that fits; other GGUFs there are not projectors
+  // and are not mentioned.
+  auto other_names = [&]() -> std::optional<ProjectorChoice> {
+    std::vector<ProjectorInfo> found;
+    for (const fs::path& c : candidates_beside(model, true)) {
+      try {
+        ProjectorInfo p = inspect_projector(c);
+        if (!width || *width == p.projection_dim) found.push_back(std::move(p));
+      } catch (const StoreError&) {
+        // not a projector (another model, a damaged file): not this model's projector
+      }
+    }
+    if (found.empty()) return std::nullopt;
+    if (found.size() > 1) {
+      std::string names;
+      for (const auto& p : found) names += (names.empty() ? "" : ", ") + p.path.filename().string();
+      throw StoreError(StoreErrorKind::bad_input, "model " + model.string() + ": " + std::to_string(found.size()) +
+                                                      " projectors beside it fit it (" + names + " in " +
+                                                      model.parent_path().string() + "), so none is picked "
+                                                      "automatically: " + request.choose_hint);
+    }
+    ProjectorChoice c;
+    c.projector = std::move(found.front());
+    c.source = ProjectorSource::beside_model;
+    c.reason = "projector " + c.projector->path.string() + " (" + projector_modalities(*c.projector) +
+               "), found beside the model and used automatically (the only projector there that fits it)";
+    return c;
+  };
   if (candidates.empty()) {
-    choice.reason = "no projector: none given and no mmproj*.gguf beside the model";
+    if (auto c = other_names()) return std::move(*c);
+    choice.reason = "no projector: none given and none beside the model (mmproj*.gguf, or another GGUF projector)";
     return choice;
   }
-  const auto width = model_embedding_length(model);
   std::vector<ProjectorInfo> fitting;
   std::string passed_over;
   for (const fs::path& c : candidates) {
@@ -225,6 +257,7 @@ ProjectorChoice find_projector(const fs::path& model, const ProjectorRequest& re
                          "), so none is picked automatically: " + request.choose_hint);
   }
   if (fitting.empty()) {
+    if (auto c = other_names()) return std::move(*c);
     choice.reason = "no projector: the mmproj*.gguf beside the model " +
                     std::string(candidates.size() == 1 ? "does" : "do") + " not fit it (" + passed_over + ")";
     return choice;

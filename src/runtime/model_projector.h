@@ -3,7 +3,8 @@
 // A projector is part of a model wherever the model is resolved to files: a store model's projector layer
 // (application/vnd.ollama.image.projector, ModelStore::resolve), a file served by `locus serve` (--mmproj FILE,
 // --model NAME=PATH,mmproj=FILE), a GGUF given to `locus run`, and otherwise an mmproj*.gguf beside the model
-// file, which is picked up automatically (the layout every published GGUF repository ships). find_projector is
+// file, which is picked up automatically (the layout every published GGUF repository ships), or failing that the
+// only GGUF projector of another name there that fits the model. find_projector is
 // the one place that decides, for serve and run alike.
 //
 // What locus accepts as a projector (the file llama.cpp's converter writes for Gemma 4, gemma4.md 3.3):

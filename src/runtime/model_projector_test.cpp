@@ -188,15 +188,22 @@ TEST_F(ProjectorTest, OneProjectorBesideTheModelIsPickedUpAndSaidSo) {
   ProjectorChoice c = find_projector(model_);
   EXPECT_FALSE(c.projector);
   EXPECT_EQ(c.source, ProjectorSource::none);
-  EXPECT_TRUE(contains(c.reason, "no mmproj*.gguf beside the model")) << c.reason;
+  EXPECT_TRUE(contains(c.reason, "none beside the model")) << c.reason;
 
-  // Names that are not candidates, and a folder named like one.
-  write_projector_gguf(folder / "proj.gguf");
-  write_projector_gguf(folder / "gemma-mmproj.gguf");
+  // Names that are no candidates at all, and a folder named like one.
   write_projector_gguf(folder / "mmproj.bin");
   fs::create_directories(folder / "mmproj-dir.gguf");
   write_projector_gguf(folder / "sub" / "mmproj-deep.gguf");
   EXPECT_FALSE(find_projector(model_).projector);
+  // A projector under another name (locus-mkmodel --mmproj p.gguf) is used when it is the only one that fits;
+  // two such are ambiguous.
+  write_projector_gguf(folder / "proj.gguf");
+  c = find_projector(model_);
+  ASSERT_TRUE(c.projector) << c.reason;
+  EXPECT_EQ(c.projector->path, folder / "proj.gguf");
+  EXPECT_TRUE(contains(c.reason, "the only projector there that fits it")) << c.reason;
+  write_projector_gguf(folder / "gemma-mmproj.gguf");
+  EXPECT_EQ(error_of([&] { find_projector(model_); }).kind(), StoreErrorKind::bad_input);
 
   write_projector_gguf(folder / "MMPROJ-F16.GGUF");
   c = find_projector(model_);
@@ -289,7 +296,7 @@ TEST_F(ProjectorTest, RandomFoldersFollowTheRule) {
     const fs::path model = folder / "model.gguf";
     write_tiny_gguf(model, static_cast<uint8_t>(iter), 15, "gemma4", width);
     const int n = static_cast<int>(rng() % 6);
-    std::vector<fs::path> fitting;
+    std::vector<fs::path> fitting, other_names;  // mmproj* that fit; projectors under other names (all fit)
     std::vector<std::string> candidates;
     for (int i = 0; i < n; ++i) {
       const Kind k = static_cast<Kind>(rng() % kKinds);
@@ -317,8 +324,11 @@ TEST_F(ProjectorTest, RandomFoldersFollowTheRule) {
         default: break;
       }
       if (k == fits) fitting.push_back(p);
+      if (k == not_a_candidate) other_names.push_back(p);
       if (k != not_a_candidate) candidates.push_back(p.filename().string());
     }
+    // Only when no mmproj* fits do projectors under other names count.
+    if (fitting.empty()) fitting = other_names;
     if (fitting.size() > 1) {
       const StoreError e = error_of([&] { find_projector(model); });
       EXPECT_EQ(e.kind(), StoreErrorKind::bad_input) << iter << ": " << e.what();
