@@ -5,7 +5,8 @@
 # llama.cpp's rule and the same budget, so their token counts match; both are printed), and 30 s of audio
 # (750 tokens). Prints medians over the repetitions and the ratios.
 #
-#   bench/media.sh [-t THREADS] [-r REPS] [-c CTX] [-k] MODEL.gguf MMPROJ.gguf
+#   bench/media.sh [-t THREADS] [-r REPS] [-c CTX] [-s CASES] [-k] MODEL.gguf MMPROJ.gguf
+#     -s  a comma list of image280, image1120, audio30 (default: all three)
 #     -k  keep the logs and JSON (their folder is printed)
 #
 # What each side's time to first token covers; model load and warm-up are excluded on both:
@@ -25,10 +26,10 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 2; }
-threads=2 reps=3 ctx=2048 keep=0
-while getopts "t:r:c:kh" o; do
+threads=2 reps=3 ctx=2048 keep=0 sel=image280,image1120,audio30
+while getopts "t:r:c:s:kh" o; do
   case $o in
-    t) threads=$OPTARG ;; r) reps=$OPTARG ;; c) ctx=$OPTARG ;; k) keep=1 ;;
+    t) threads=$OPTARG ;; r) reps=$OPTARG ;; c) ctx=$OPTARG ;; s) sel=$OPTARG ;; k) keep=1 ;;
     *) usage ;;
   esac
 done
@@ -45,7 +46,10 @@ if [ $keep = 1 ]; then echo "logs in $out" >&2; else trap 'rm -rf "$out"' EXIT; 
 "$mkmedia" --kind image --format jpeg --width 2880 --height 2016 --seed 1 -o "$out/photo.jpg" >/dev/null
 "$mkmedia" --kind audio --format wav --seconds 30 --rate 16000 --channels 1 -o "$out/speech.wav" >/dev/null
 prompt="Describe this."
-cases=(image280 image1120 audio30)
+IFS=, read -r -a cases <<<"$sel"
+for c in "${cases[@]}"; do
+  case $c in image280 | image1120 | audio30) ;; *) echo "media.sh: unknown case '$c'" >&2; usage ;; esac
+done
 locus_args() {
   case $1 in
     image280) echo "--image $out/photo.jpg --image-size-rule llama.cpp --image-tokens 280" ;;
@@ -63,6 +67,9 @@ llama_args() {
 echo "locus:     $locus bench MODEL --mmproj MMPROJ -t $threads -c $ctx -r 1 --json --prompt '$prompt' MEDIA" >&2
 echo "llama.cpp: $llama_bin/llama-mtmd-cli -m MODEL --mmproj MMPROJ -t $threads -c $ctx -b 2048 -ub 2048 -n 1" \
   "--jinja -lv 4 -p '$prompt' --log-prefix --log-timestamps MEDIA" >&2
+# The share of time some task waited for a core (Linux PSI), to tell a quiet run from a contended one.
+cpu_wait() { sed -n 's/^some .*total=\([0-9]*\).*/\1/p' /proc/pressure/cpu 2>/dev/null || true; }
+psi0=$(cpu_wait) t0=$(date +%s%N)
 for c in "${cases[@]}"; do
   for ((i = 0; i < reps; i++)); do
     echo "$c: repetition $((i + 1)) of $reps" >&2
@@ -76,9 +83,13 @@ for c in "${cases[@]}"; do
   done
 done
 
-node - "$out" "$reps" "$(basename "$model")" "$threads" "${cases[@]}" <<'JS'
+psi1=$(cpu_wait) t1=$(date +%s%N)
+wait_share=-1
+if [ -n "$psi0" ] && [ -n "$psi1" ]; then wait_share=$(( (psi1 - psi0) * 1000 * 100 / (t1 - t0) )); fi
+
+node - "$out" "$reps" "$(basename "$model")" "$threads" "$wait_share" "${cases[@]}" <<'JS'
 const fs = require('fs');
-const [dir, reps, name, threads, ...cases] = process.argv.slice(2);
+const [dir, reps, name, threads, wait_share, ...cases] = process.argv.slice(2);
 const med = a => { const s = [...a].sort((x, y) => x - y), n = s.length; return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2; };
 const sum = (text, re) => [...text.matchAll(re)].reduce((a, m) => a + Number(m[m.length - 1]), 0);
 // llama-mtmd-cli's log with --log-prefix --log-timestamps: "M.SS.mmm.uuu L message" (minutes, seconds, ms, us).
@@ -116,13 +127,19 @@ for (const c of cases) {
               media_tokens: L[0].media_tokens };
   const g = { ttft: gm('ttft'), encode: gm('encode'), media_prefill: gm('media_prefill'), rest: gm('rest'),
               prompt_tokens: G[0].prompt_tokens, media_tokens: G[0].media_tokens };
+  const range = a => `${f(Math.min(...a) / 1e3)}-${f(Math.max(...a) / 1e3)}`;
+  l.range = range(L.map(j => j.median_ms.ttft));
+  g.range = range(G.map(x => x.ttft));
   rows.push({ c, l, g });
 }
-console.log(`${name}, ${threads} threads, medians of ${reps} (one fresh process per repetition on each side)\n`);
-console.log('| prompt | media tokens locus / llama.cpp | prompt tokens | TTFT locus ms | TTFT llama.cpp ms | llama.cpp / locus |');
+console.log(`${name}, ${threads} threads, medians of ${reps} (one fresh process per repetition on each side)`);
+if (+wait_share >= 0) {
+  console.log(`CPU pressure during the run: some task waited for a core ${wait_share}% of the time (0 on an idle machine)`);
+}
+console.log('\n| prompt | media tokens locus / llama.cpp | prompt tokens | TTFT locus s (range) | TTFT llama.cpp s (range) | llama.cpp / locus |');
 console.log('|---|---|---|---|---|---|');
 for (const { c, l, g } of rows) {
-  console.log(`| ${c} | ${l.media_tokens} / ${g.media_tokens} | ${l.prompt_tokens} / ${g.prompt_tokens} | ${f(l.ttft)} | ${f(g.ttft)} | ${f(g.ttft / l.ttft, 2)}x |`);
+  console.log(`| ${c} | ${l.media_tokens} / ${g.media_tokens} | ${l.prompt_tokens} / ${g.prompt_tokens} | ${f(l.ttft / 1e3, 2)} (${l.range}) | ${f(g.ttft / 1e3, 2)} (${g.range}) | ${f(g.ttft / l.ttft, 2)}x |`);
 }
 console.log('\nlocus, the parts of its time to first token, and the prefill rate of the media prompt against a text-only');
 console.log('prompt of the same length (its media rows replaced by random text tokens), in the same process:\n');
