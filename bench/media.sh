@@ -5,30 +5,32 @@
 # llama.cpp's rule and the same budget, so their token counts match; both are printed), and 30 s of audio
 # (750 tokens). Prints medians over the repetitions and the ratios.
 #
-#   bench/media.sh [-t THREADS] [-r REPS] [-c CTX] [-k] MODEL.gguf MMPROJ.gguf
+#   bench/media.sh [-t THREADS] [-r REPS] [-c CTX] [-s CASES] [-k] MODEL.gguf MMPROJ.gguf
+#     -s  a comma list of image280, image1120, audio30 (default: all three)
 #     -k  keep the logs and JSON (their folder is printed)
 #
 # What each side's time to first token covers; model load and warm-up are excluded on both:
 #   locus      `locus bench --mmproj P --image|--audio F -r 1 --json` (src/cli/bench.cpp): from just before the
 #              file is read to the first token drawn: read, decode, resize, prompt render and tokenization,
 #              projector, prefill of media rows and text, sampling. The projector's cache is off.
-#   llama.cpp  `llama-mtmd-cli -n 1` with timestamped logs: from its first line after the model, projector and
-#              warm-up are loaded (printed just before it reads the file) to its timing report, less the decode of
-#              the one token it drew (its "eval time", 1 run or none when it drew an end token): the same steps.
-#              Its parts come from its own log lines: the projector ("mtmd batch encoding done in"), the media
-#              rows' decode ("image|audio decoded ... in"; wall time around llama_decode); the rest is text, file
-#              read, decode, resize, tokenization and sampling. (Its "prompt eval time" counter is not used: it
-#              leaves out most of the media rows' decode.)
+#   llama.cpp  `llama-mtmd-cli -n 0` with timestamped logs: from its first line after the model, projector and
+#              warm-up are loaded (printed just before it reads the file) to its timing report, printed once the
+#              prompt's logits are computed: the same steps but drawing the token (a few milliseconds of sampling
+#              that only locus's figure holds; with -n 1 the report would also hold the decode of the token drawn,
+#              which its counters do not give). Its parts come from its own log lines: the projector ("mtmd batch
+#              encoding done in"), the media rows' decode ("image|audio decoded ... in": wall time around
+#              llama_decode); the rest is its text, file read, decode, resize and tokenization. Its prompt is its
+#              chat template's default (a system turn asking for thinking): 3 tokens more than locus's.
 # The two programs alternate, one repetition each at a time, so drift on a shared machine hits both alike; each is
 # a fresh process (its first media prompt, as a user's first request). llama.cpp needs a micro-batch as large as
 # the image (non-causal attention), so it gets -b 2048 -ub 2048; locus evaluates an image as one block anyway.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 2; }
-threads=2 reps=3 ctx=2048 keep=0
-while getopts "t:r:c:kh" o; do
+threads=2 reps=3 ctx=2048 keep=0 sel=image280,image1120,audio30
+while getopts "t:r:c:s:kh" o; do
   case $o in
-    t) threads=$OPTARG ;; r) reps=$OPTARG ;; c) ctx=$OPTARG ;; k) keep=1 ;;
+    t) threads=$OPTARG ;; r) reps=$OPTARG ;; c) ctx=$OPTARG ;; s) sel=$OPTARG ;; k) keep=1 ;;
     *) usage ;;
   esac
 done
@@ -45,7 +47,10 @@ if [ $keep = 1 ]; then echo "logs in $out" >&2; else trap 'rm -rf "$out"' EXIT; 
 "$mkmedia" --kind image --format jpeg --width 2880 --height 2016 --seed 1 -o "$out/photo.jpg" >/dev/null
 "$mkmedia" --kind audio --format wav --seconds 30 --rate 16000 --channels 1 -o "$out/speech.wav" >/dev/null
 prompt="Describe this."
-cases=(image280 image1120 audio30)
+IFS=, read -r -a cases <<<"$sel"
+for c in "${cases[@]}"; do
+  case $c in image280 | image1120 | audio30) ;; *) echo "media.sh: unknown case '$c'" >&2; usage ;; esac
+done
 locus_args() {
   case $1 in
     image280) echo "--image $out/photo.jpg --image-size-rule llama.cpp --image-tokens 280" ;;
@@ -61,13 +66,16 @@ llama_args() {
   esac
 }
 echo "locus:     $locus bench MODEL --mmproj MMPROJ -t $threads -c $ctx -r 1 --json --prompt '$prompt' MEDIA" >&2
-echo "llama.cpp: $llama_bin/llama-mtmd-cli -m MODEL --mmproj MMPROJ -t $threads -c $ctx -b 2048 -ub 2048 -n 1" \
+echo "llama.cpp: $llama_bin/llama-mtmd-cli -m MODEL --mmproj MMPROJ -t $threads -c $ctx -b 2048 -ub 2048 -n 0" \
   "--jinja -lv 4 -p '$prompt' --log-prefix --log-timestamps MEDIA" >&2
+# The share of time some task waited for a core (Linux PSI), to tell a quiet run from a contended one.
+cpu_wait() { sed -n 's/^some .*total=\([0-9]*\).*/\1/p' /proc/pressure/cpu 2>/dev/null || true; }
+psi0=$(cpu_wait) t0=$(date +%s%N)
 for c in "${cases[@]}"; do
   for ((i = 0; i < reps; i++)); do
     echo "$c: repetition $((i + 1)) of $reps" >&2
     # shellcheck disable=SC2046
-    "$llama_bin/llama-mtmd-cli" -m "$model" --mmproj "$mmproj" -t "$threads" -c "$ctx" -b 2048 -ub 2048 -n 1 \
+    "$llama_bin/llama-mtmd-cli" -m "$model" --mmproj "$mmproj" -t "$threads" -c "$ctx" -b 2048 -ub 2048 -n 0 \
       --jinja -lv 4 -p "$prompt" --log-prefix --log-timestamps $(llama_args "$c") >"$out/llama.$c.$i.log" 2>&1 ||
       { echo "media.sh: llama-mtmd-cli failed ($out/llama.$c.$i.log):" >&2; tail -5 "$out/llama.$c.$i.log" >&2; exit 1; }
     # shellcheck disable=SC2046
@@ -76,9 +84,13 @@ for c in "${cases[@]}"; do
   done
 done
 
-node - "$out" "$reps" "$(basename "$model")" "$threads" "${cases[@]}" <<'JS'
+psi1=$(cpu_wait) t1=$(date +%s%N)
+wait_share=-1
+if [ -n "$psi0" ] && [ -n "$psi1" ]; then wait_share=$(( (psi1 - psi0) * 1000 * 100 / (t1 - t0) )); fi
+
+node - "$out" "$reps" "$(basename "$model")" "$threads" "$wait_share" "${cases[@]}" <<'JS'
 const fs = require('fs');
-const [dir, reps, name, threads, ...cases] = process.argv.slice(2);
+const [dir, reps, name, threads, wait_share, ...cases] = process.argv.slice(2);
 const med = a => { const s = [...a].sort((x, y) => x - y), n = s.length; return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2; };
 const sum = (text, re) => [...text.matchAll(re)].reduce((a, m) => a + Number(m[m.length - 1]), 0);
 // llama-mtmd-cli's log with --log-prefix --log-timestamps: "M.SS.mmm.uuu L message" (minutes, seconds, ms, us).
@@ -92,14 +104,10 @@ function llama(file) {
     throw new Error(`${file}: no line matching ${re}`);
   };
   const start = stamp(/This is an experimental CLI/), end = stamp(/llama_perf_context_print: +load time/);
-  const ev = text.match(/llama_perf_context_print: +eval time = +([\d.]+) ms \/ +(\d+) runs/);
-  const pp = text.match(/llama_perf_context_print: +prompt eval time = +([\d.]+) ms \/ +(\d+) tokens/);
-  if (!ev || !pp) throw new Error(`${file}: no timing report`);
-  if (+ev[2] > 1) throw new Error(`${file}: ${ev[2]} token evaluations after the prompt, expected at most 1`);
-  const ttft = end - start - Number(ev[1]);
+  const ttft = end - start;
   const encode = sum(text, /mtmd batch encoding done in (\d+) ms/g) + sum(text, /(image|audio) slice encoded in (\d+) ms/g);
   const media_prefill = sum(text, /(image|audio) decoded \(batch \d+\/\d+\) in (\d+) ms/g);
-  return { ttft, encode, media_prefill, rest: ttft - encode - media_prefill, prompt_tokens: +pp[2],
+  return { ttft, encode, media_prefill, rest: ttft - encode - media_prefill,
            media_tokens: sum(text, /decoding (image|audio) batch \d+\/\d+, n_tokens_batch = (\d+)/g) };
 }
 const f = (x, d = 1) => x.toFixed(d);
@@ -115,14 +123,20 @@ for (const c of cases) {
               media_prefill: lm('media_prefill'), text_prefill: lm('text_prefill'), prompt_tokens: L[0].prompt_tokens,
               media_tokens: L[0].media_tokens };
   const g = { ttft: gm('ttft'), encode: gm('encode'), media_prefill: gm('media_prefill'), rest: gm('rest'),
-              prompt_tokens: G[0].prompt_tokens, media_tokens: G[0].media_tokens };
+              media_tokens: G[0].media_tokens };
+  const range = a => `${f(Math.min(...a) / 1e3)}-${f(Math.max(...a) / 1e3)}`;
+  l.range = range(L.map(j => j.median_ms.ttft));
+  g.range = range(G.map(x => x.ttft));
   rows.push({ c, l, g });
 }
-console.log(`${name}, ${threads} threads, medians of ${reps} (one fresh process per repetition on each side)\n`);
-console.log('| prompt | media tokens locus / llama.cpp | prompt tokens | TTFT locus ms | TTFT llama.cpp ms | llama.cpp / locus |');
+console.log(`${name}, ${threads} threads, medians of ${reps} (one fresh process per repetition on each side)`);
+if (+wait_share >= 0) {
+  console.log(`CPU pressure during the run: some task waited for a core ${wait_share}% of the time (0 on an idle machine)`);
+}
+console.log('\n| prompt | media tokens locus / llama.cpp | locus prompt tokens | TTFT locus s (range) | TTFT llama.cpp s (range) | llama.cpp / locus |');
 console.log('|---|---|---|---|---|---|');
 for (const { c, l, g } of rows) {
-  console.log(`| ${c} | ${l.media_tokens} / ${g.media_tokens} | ${l.prompt_tokens} / ${g.prompt_tokens} | ${f(l.ttft)} | ${f(g.ttft)} | ${f(g.ttft / l.ttft, 2)}x |`);
+  console.log(`| ${c} | ${l.media_tokens} / ${g.media_tokens} | ${l.prompt_tokens} | ${f(l.ttft / 1e3, 2)} (${l.range}) | ${f(g.ttft / 1e3, 2)} (${g.range}) | ${f(g.ttft / l.ttft, 2)}x |`);
 }
 console.log('\nlocus, the parts of its time to first token, and the prefill rate of the media prompt against a text-only');
 console.log('prompt of the same length (its media rows replaced by random text tokens), in the same process:\n');
@@ -134,7 +148,7 @@ for (const { c, l } of rows) {
 }
 console.log('\nThe media rows alone: locus (forward of the rows, projector excluded) and llama.cpp (its llama_decode of');
 console.log('the rows, wall time from its log); llama.cpp\'s projector and the rest of its time (text, file read, decode,');
-console.log('resize, tokenization, sampling):\n');
+console.log('resize, tokenization):\n');
 console.log('| prompt | locus rows t/s | llama.cpp rows t/s | ratio | llama.cpp projector ms | llama.cpp rest ms |');
 console.log('|---|---|---|---|---|---|');
 for (const { c, l, g } of rows) {
