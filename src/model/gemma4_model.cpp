@@ -221,9 +221,17 @@ void Gemma4Model::forward(SequenceId seq, std::span<const int32_t> tokens, int32
     }
   }
   if (pos < kv.n_past()) kv.truncate(pos);  // throws when the sliding layers cannot roll back
-  const int64_t B = n_batch_;
-  for (int64_t s = 0; s < n; s += B) {
-    const int64_t m = std::min(B, n - s);
+  one_sequence_steps(kv, n, pos, n_batch_, logits_out, all_logits, [&](int64_t s, int64_t m, int64_t first_row, float* out) {
+    step(tokens.data() + s, m, true, first_row, out);
+  });
+}
+
+template <typename F>
+void Gemma4Model::one_sequence_steps(KvCache& kv, int64_t n, int32_t pos, int64_t step_size, std::span<float> logits_out,
+                                     bool all_logits, F&& run_step) {
+  const uint64_t V = config_.n_vocab;
+  for (int64_t s = 0; s < n; s += step_size) {
+    const int64_t m = std::min(step_size, n - s);
     float* out = nullptr;
     int64_t first_row = m;  // none
     if (all_logits) {
@@ -235,7 +243,7 @@ void Gemma4Model::forward(SequenceId seq, std::span<const int32_t> tokens, int32
     }
     const int32_t p0 = pos + static_cast<int32_t>(s);
     for (int64_t t = 0; t < m; ++t) slots_[static_cast<size_t>(t)] = {&kv, p0 + static_cast<int32_t>(t)};
-    step(tokens.data() + s, m, true, first_row, out);
+    run_step(s, m, first_row, out);
   }
 }
 
@@ -271,22 +279,11 @@ void Gemma4Model::forward_embeddings(SequenceId seq, std::span<const float> embd
                                 std::to_string(pos) + " exceed the context of " + std::to_string(kv.n_ctx()));
   }
   if (pos < kv.n_past()) kv.truncate(pos);
-  const int64_t B = bidirectional ? n : static_cast<int64_t>(n_batch_);
-  for (int64_t s = 0; s < n; s += B) {
-    const int64_t m = std::min(B, n - s);
-    float* out = nullptr;
-    int64_t first_row = m;
-    if (all_logits) {
-      first_row = 0;
-      out = logits_out.data() + static_cast<uint64_t>(s) * V;
-    } else if (s + m == n) {
-      first_row = m - 1;
-      out = logits_out.data();
-    }
-    const int32_t p0 = pos + static_cast<int32_t>(s);
-    for (int64_t t = 0; t < m; ++t) slots_[static_cast<size_t>(t)] = {&kv, p0 + static_cast<int32_t>(t)};
+  // An image is one step; audio goes in steps of n_batch.
+  const int64_t step_size = bidirectional ? n : static_cast<int64_t>(n_batch_);
+  one_sequence_steps(kv, n, pos, step_size, logits_out, all_logits, [&](int64_t s, int64_t m, int64_t first_row, float* out) {
     step(nullptr, m, true, first_row, out, embd.data() + static_cast<uint64_t>(s) * E, bidirectional);
-  }
+  });
 }
 
 void Gemma4Model::forward_batch(std::span<const BatchItem> items, std::span<float> logits_out, size_t first_logits_row) {

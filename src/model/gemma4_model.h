@@ -193,6 +193,11 @@ class Gemma4Model {
   void step(const int32_t* tokens, int64_t n, bool one_sequence, int64_t first_row, float* logits,
             const float* embd = nullptr, bool bidirectional = false);
   void attention_block(uint32_t l, int64_t n, bool one_sequence, bool bidirectional);
+  // n consecutive positions of one sequence from pos in steps of step_size: fills slots_ and calls
+  // run_step(first, count, first_logits_row, logits) per step, with the rows forward() writes (all, or the last).
+  template <typename F>
+  void one_sequence_steps(KvCache& kv, int64_t n, int32_t pos, int64_t step_size, std::span<float> logits_out,
+                          bool all_logits, F&& run_step);
   void feed_forward_block(uint32_t l, int64_t n);
   void per_layer_inputs(const int32_t* tokens, int64_t n);
   void per_layer_embedding(uint32_t l, int64_t n);
