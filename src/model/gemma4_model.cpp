@@ -221,9 +221,10 @@ void Gemma4Model::forward(SequenceId seq, std::span<const int32_t> tokens, int32
     }
   }
   if (pos < kv.n_past()) kv.truncate(pos);  // throws when the sliding layers cannot roll back
-  one_sequence_steps(kv, n, pos, n_batch_, logits_out, all_logits, [&](int64_t s, int64_t m, int64_t first_row, float* out) {
-    step(tokens.data() + s, m, true, first_row, out);
-  });
+  one_sequence_steps(kv, n, pos, n_batch_, logits_out, all_logits,
+                     [&](int64_t s, int64_t m, int64_t first_row, float* out) {
+                       step(tokens.data() + s, m, true, first_row, out);
+                     });
 }
 
 template <typename F>
@@ -281,9 +282,10 @@ void Gemma4Model::forward_embeddings(SequenceId seq, std::span<const float> embd
   if (pos < kv.n_past()) kv.truncate(pos);
   // An image is one step; audio goes in steps of n_batch.
   const int64_t step_size = bidirectional ? n : static_cast<int64_t>(n_batch_);
-  one_sequence_steps(kv, n, pos, step_size, logits_out, all_logits, [&](int64_t s, int64_t m, int64_t first_row, float* out) {
-    step(nullptr, m, true, first_row, out, embd.data() + static_cast<uint64_t>(s) * E, bidirectional);
-  });
+  one_sequence_steps(kv, n, pos, step_size, logits_out, all_logits,
+                     [&](int64_t s, int64_t m, int64_t first_row, float* out) {
+                       step(nullptr, m, true, first_row, out, embd.data() + static_cast<uint64_t>(s) * E, bidirectional);
+                     });
 }
 
 void Gemma4Model::forward_batch(std::span<const BatchItem> items, std::span<float> logits_out, size_t first_logits_row) {
