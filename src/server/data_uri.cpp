@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "server/base64.h"
+#include "server/http_token.h"
 
 namespace locus::server {
 
@@ -11,24 +12,6 @@ namespace {
 
 constexpr size_t kMaxHeaderShown = 48;
 
-bool is_tchar(unsigned char c) {
-  if (std::isalnum(c)) return true;
-  switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-': case '.':
-    case '^': case '_': case '`': case '|': case '~':
-      return true;
-    default:
-      return false;
-  }
-}
-
-bool is_token(std::string_view s) {
-  if (s.empty()) return false;
-  for (unsigned char c : s) {
-    if (!is_tchar(c)) return false;
-  }
-  return true;
-}
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;

@@ -6,30 +6,14 @@
 #include <cstdio>
 #include <utility>
 
+#include "server/http_token.h"
+
 namespace locus::server {
 
 namespace {
 
 constexpr size_t kMaxBoundary = 70;  // RFC 2046
 
-bool is_tchar(unsigned char c) {
-  if (std::isalnum(c)) return true;
-  switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-': case '.':
-    case '^': case '_': case '`': case '|': case '~':
-      return true;
-    default:
-      return false;
-  }
-}
-
-bool is_token(std::string_view s) {
-  if (s.empty()) return false;
-  for (unsigned char c : s) {
-    if (!is_tchar(c)) return false;
-  }
-  return true;
-}
 
 bool is_bchar(unsigned char c) {
   if (std::isalnum(c)) return true;
