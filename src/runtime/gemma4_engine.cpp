@@ -63,6 +63,21 @@ const MediaTokens& Gemma4Engine::media_tokens() const {
   return *media_tokens_;
 }
 
+void Gemma4Engine::check_takes(const PreparedMedia& media) const {
+  if (projector_ == nullptr) {
+    throw std::invalid_argument("the model was loaded without a projector (an mmproj GGUF), so it takes no images, "
+                                "audio or video");
+  }
+  for (const auto& seg : media.segments) {
+    if (seg.input == nullptr) continue;
+    const bool image = seg.input->kind == MediaInput::Kind::kImage;
+    if (image ? !projector_->has_vision() : !projector_->has_audio()) {
+      throw std::invalid_argument(std::string("the model's projector has no ") + (image ? "vision" : "audio") +
+                                  " encoder, so it takes no " + (image ? "images or video" : "audio"));
+    }
+  }
+}
+
 std::shared_ptr<const std::vector<float>> Gemma4Engine::embed_media(const MediaInput& input) {
   if (projector_ == nullptr) throw std::invalid_argument("this model was loaded without a projector (mmproj): it takes no media");
   const int64_t n = input.tokens();

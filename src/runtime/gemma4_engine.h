@@ -50,6 +50,9 @@ class Gemma4Engine final : public LanguageModel, public TokenText {
   // Media. projector() is null without an mmproj; media_tokens() throws std::invalid_argument then.
   const model::Gemma4Projector* projector() const { return projector_.get(); }
   const MediaTokens& media_tokens() const;
+  // Throws std::invalid_argument, one line, when this engine cannot take `media`: no projector, or one without
+  // the vision (images, video frames) or audio encoder it needs.
+  void check_takes(const PreparedMedia& media) const;
   // The projected rows of `input` (tokens() rows of n_embd), from the cache or computed now on the model's pool
   // (call it from the thread that drives the model). Throws std::invalid_argument when the projector lacks the
   // modality.

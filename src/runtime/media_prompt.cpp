@@ -57,15 +57,7 @@ void add_audio_windows(std::vector<MediaSegment>& out, std::span<const float> sa
 }
 
 void check_image_budget(media::SizeRule rule, int tokens, const char* what) {
-  if (rule == media::SizeRule::kGoogle) {
-    if (tokens != 70 && tokens != 140 && tokens != 280 && tokens != 560 && tokens != 1120) {
-      throw std::invalid_argument(std::string(what) + " must be one of 70, 140, 280, 560, 1120 under Google's size "
-                                  "rule, found " + std::to_string(tokens));
-    }
-  } else if (tokens < 70 || tokens > 1120) {
-    throw std::invalid_argument(std::string(what) + " must be in [70, 1120] under llama.cpp's size rule, found " +
-                                std::to_string(tokens));
-  }
+  if (auto problem = check_image_tokens(rule, tokens, what)) throw std::invalid_argument(*problem);
 }
 
 std::string mm_ss(double t) {
@@ -83,6 +75,16 @@ std::string llama_stamp(double t) {
 }
 
 }  // namespace
+
+std::optional<std::string> check_image_tokens(media::SizeRule rule, int tokens, const char* what) {
+  if (rule == media::SizeRule::kGoogle) {
+    if (tokens == 70 || tokens == 140 || tokens == 280 || tokens == 560 || tokens == 1120) return std::nullopt;
+    return std::string(what) + " must be one of 70, 140, 280, 560, 1120 under Google's size rule, found " +
+           std::to_string(tokens);
+  }
+  if (tokens >= 70 && tokens <= 1120) return std::nullopt;
+  return std::string(what) + " must be in [70, 1120] under llama.cpp's size rule, found " + std::to_string(tokens);
+}
 
 int64_t MediaInput::tokens() const {
   if (kind == Kind::kImage) return int64_t{width / media::kPatch} * (height / media::kPatch);
@@ -113,7 +115,11 @@ PreparedMedia prepare_media(std::string_view bytes, const MediaSettings& setting
       break;
     }
     case media::Kind::kVideo: {
-      check_image_budget(settings.size_rule, settings.video_frame_tokens, "video_frame_tokens");
+      // Frames are sized by the layout's own rule (docs/media.md).
+      const media::SizeRule frame_rule = settings.video_layout == MediaSettings::VideoLayout::kGoogle
+                                             ? media::SizeRule::kGoogle
+                                             : media::SizeRule::kLlamaCpp;
+      check_image_budget(frame_rule, settings.video_frame_tokens, "video_frame_tokens");
       if (settings.video_frames < 1 || settings.video_frames > settings.limits.max_video_frames) {
         throw std::invalid_argument("video_frames must be in [1, " + std::to_string(settings.limits.max_video_frames) +
                                     "], found " + std::to_string(settings.video_frames));
@@ -139,7 +145,7 @@ PreparedMedia prepare_media(std::string_view bytes, const MediaSettings& setting
           stamp += ' ';
           out.segments.push_back({std::move(stamp), nullptr});
         }
-        out.segments.push_back({"", image_input(f.image, settings.size_rule, settings.video_frame_tokens)});
+        out.segments.push_back({"", image_input(f.image, frame_rule, settings.video_frame_tokens)});
         if (!google && f.time_s >= next_stamp) {
           out.segments.push_back({llama_stamp(f.time_s), nullptr});
           next_stamp = (std::floor(f.time_s / 5.0) + 1) * 5.0;

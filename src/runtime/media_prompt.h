@@ -59,7 +59,8 @@ struct MediaSettings {
   enum class VideoLayout { kGoogle, kLlamaCpp };
   VideoLayout video_layout = VideoLayout::kGoogle;
   int video_frames = 32;       // frames sampled at most
-  int video_frame_tokens = 70; // image budget of each frame (same ladder as image_tokens under Google's rule)
+  int video_frame_tokens = 70; // image budget of each frame, under the layout's own size rule (Google's layout:
+                               // Google's rule; llama.cpp's: llama.cpp's, as its helper sizes frames as images)
   double video_fps = 4;        // llama.cpp's layout: frames per second
   bool video_audio = false;    // the sound track too
   // The medium is to be heard only (a transcription): a video's sound track is decoded, its pictures never.
@@ -78,6 +79,10 @@ struct PreparedMedia {
   double seconds = 0;        // audio and video: the duration
   double audio_seconds = 0;  // the sound fed to the model (audio, or a video's track when it goes in)
 };
+
+// Whether `tokens` is an image budget `rule` takes: one of 70, 140, 280, 560, 1120 (Google's) or 70..1120
+// (llama.cpp's); else a one-line message naming `what`.
+std::optional<std::string> check_image_tokens(media::SizeRule rule, int tokens, const char* what = "image_tokens");
 
 // Decodes bytes (any format src/media reads; the kind comes from the content, `declared` only tells a mismatch
 // apart for the message) and lays them out. Throws media::MediaError (bad or refused media: a 400) and

@@ -227,14 +227,10 @@ PreparedJob prepare_job(const ApiRequest& req, const runtime::Gemma4Engine& engi
           throw std::invalid_argument("medium " + std::to_string(i + 1) + " of " + std::to_string(req.media.size()) +
                                       ": " + e.what());
         }
-        for (const auto& seg : prepared.back().segments) {
-          if (seg.input == nullptr) continue;
-          const bool image = seg.input->kind == runtime::MediaInput::Kind::kImage;
-          if (image ? !engine.projector()->has_vision() : !engine.projector()->has_audio()) {
-            throw std::invalid_argument("medium " + std::to_string(i + 1) + " is " +
-                                        (image ? "an image (or video)" : "audio") + ", but model '" + req.model +
-                                        "''s projector has no " + (image ? "vision" : "audio") + " encoder");
-          }
+        try {
+          engine.check_takes(prepared.back());
+        } catch (const std::exception& e) {
+          throw std::invalid_argument("medium " + std::to_string(i + 1) + ": model '" + req.model + "': " + e.what());
         }
       }
       runtime::ExpandedPrompt ex = runtime::expand_media(job->prompt, prepared, tok, engine.media_tokens());
