@@ -167,33 +167,12 @@ struct FirstTokenSink final : runtime::GenerateSink {
   }
 };
 
-std::string read_file_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read " + path);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-runtime::MediaSettings bench_media_settings(const BenchOptions& o) {
-  runtime::MediaSettings ms;
-  ms.limits = media::Limits::from_env();
-  ms.size_rule = o.size_rule == "llama.cpp" ? media::SizeRule::kLlamaCpp : media::SizeRule::kGoogle;
-  ms.image_tokens = o.image_tokens > 0 ? o.image_tokens : (ms.size_rule == media::SizeRule::kGoogle ? 280 : 1120);
-  return ms;
-}
-
 // Reads and decodes the files (images, then audio) as `locus run` does.
 std::vector<runtime::PreparedMedia> prepare_all(const BenchOptions& o, const runtime::MediaSettings& ms) {
   std::vector<runtime::PreparedMedia> out;
-  for (const auto* list : {&o.images, &o.audios}) {
+  for (const auto* list : {&o.media.images, &o.media.audios}) {
     for (const std::string& path : *list) {
-      const std::string bytes = read_file_bytes(path);
-      try {
-        out.push_back(runtime::prepare_media(bytes, ms));
-      } catch (const std::exception& e) {
-        throw std::runtime_error(path + ": " + e.what());
-      }
+      out.push_back(load_media_file(path, ms));
     }
   }
   return out;
@@ -222,7 +201,7 @@ std::string render_media_prompt(const std::vector<runtime::PreparedMedia>& media
 }
 
 int bench_media(const BenchOptions& o) {
-  const runtime::MediaSettings ms = bench_media_settings(o);
+  const runtime::MediaSettings ms = media_settings(o.media);
   // The files are read once before the model loads, so a bad file or setting fails in a moment.
   const std::vector<runtime::PreparedMedia> first = prepare_all(o, ms);
   runtime::EngineOptions eo;
@@ -230,7 +209,7 @@ int bench_media(const BenchOptions& o) {
   eo.n_batch = static_cast<uint32_t>(o.n_batch);
   eo.n_threads = o.n_threads;
   eo.mmap = o.mmap;
-  eo.mmproj = o.mmproj;
+  eo.mmproj = o.media.mmproj;
   eo.media_cache_bytes = 0;  // every repetition runs the projector: no projected rows are kept
   auto engine = runtime::Gemma4Engine::load(o.model_path, eo);
   const runtime::MediaTokens& ids = engine->media_tokens();
@@ -329,7 +308,7 @@ int bench_media(const BenchOptions& o) {
     j["model"] = name;
     j["threads"] = threads;
     j["mode"] = "media";
-    j["size_rule"] = o.size_rule;
+    j["size_rule"] = o.media.size_rule;
     j["image_tokens"] = ms.image_tokens;
     j["media"] = items;
     j["prompt_tokens"] = prompt_tokens;
@@ -387,16 +366,9 @@ CLI::App* add_bench_command(CLI::App& app, BenchOptions& o) {
   cmd->add_option("--format", o.format,
                   "with --sampled: constrain the output ('json', a JSON Schema or @FILE) to measure the "
                   "structured-output overhead");
-  cmd->add_option("--mmproj", o.mmproj, "the projector GGUF: with --image/--audio, time to first token of a prompt "
-                                        "holding those media (pp and tg are not run)");
-  cmd->add_option("--image", o.images, "an image file for the media prompt (repeatable)")->allow_extra_args(false);
-  cmd->add_option("--audio", o.audios, "an audio file for the media prompt (repeatable)")->allow_extra_args(false);
-  cmd->add_option("--image-tokens", o.image_tokens,
-                  "tokens per image: 70, 140, 280 (default), 560 or 1120 with the google rule; 70..1120 with "
-                  "llama.cpp's (default 1120)");
-  cmd->add_option("--image-size-rule", o.size_rule, "how images are sized: google (Google's processor) or llama.cpp")
-      ->check(CLI::IsMember({"google", "llama.cpp"}))
-      ->capture_default_str();
+  cmd->add_option("--mmproj", o.media.mmproj, "the projector GGUF: with --image/--audio, time to first token of a "
+                                              "prompt holding those media (pp and tg are not run)");
+  add_media_options(cmd, o.media, false);
   cmd->add_option("--prompt", o.prompt, "the text after the media")->capture_default_str();
   cmd->add_option("-c,--ctx-size", o.n_ctx, "context size of the media test")->capture_default_str();
   return cmd;
@@ -411,9 +383,9 @@ int bench(const BenchOptions& o) {
     std::fprintf(stderr, "locus: bench --format needs --sampled\n");
     return 2;
   }
-  const bool media = !o.images.empty() || !o.audios.empty();
-  if (media || !o.mmproj.empty()) {
-    if (!media || o.mmproj.empty()) {
+  const bool media = o.media.any();
+  if (media || !o.media.mmproj.empty()) {
+    if (!media || o.media.mmproj.empty()) {
       std::fprintf(stderr, "locus: bench's media test needs both --mmproj and at least one --image or --audio\n");
       return 2;
     }

@@ -9,7 +9,10 @@
 #pragma once
 
 #include <string>
+
 #include <vector>
+
+#include "cli/media_args.h"
 
 namespace CLI {
 class App;
@@ -31,10 +34,7 @@ struct BenchOptions {
   bool sampled = false;
   std::string format;
   // Media mode: the projector, the media files (images first, then audio, as one user turn before `prompt`).
-  std::string mmproj;
-  std::vector<std::string> images, audios;
-  int image_tokens = 0;             // 0: 280 with the google rule, 1120 with llama.cpp's (as `locus run`)
-  std::string size_rule = "google";  // or "llama.cpp"
+  MediaArgs media;  // no video here
   std::string prompt = "Describe this.";
   int n_ctx = 4096;
 };

@@ -310,43 +310,13 @@ bool read_message(std::string& out) {
   return true;
 }
 
-runtime::MediaSettings media_settings(const RunOptions& o) {
-  runtime::MediaSettings ms;
-  ms.limits = media::Limits::from_env();
-  ms.size_rule = o.size_rule == "llama.cpp" ? media::SizeRule::kLlamaCpp : media::SizeRule::kGoogle;
-  ms.image_tokens = o.image_tokens > 0 ? o.image_tokens : (ms.size_rule == media::SizeRule::kGoogle ? 280 : 1120);
-  ms.video_frames = o.video_frames;
-  ms.video_audio = o.video_audio;
-  return ms;
-}
-
-std::string read_file_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read " + path);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// Reads and lays out one media file; one line on stderr and nullopt when it cannot be used.
+// Reads one media file for the chat; one line on stderr and nullopt when it cannot be used.
 std::optional<runtime::PreparedMedia> load_media(const runtime::Gemma4Engine& engine, const std::string& path,
                                                  const runtime::MediaSettings& ms) {
   try {
-    if (engine.projector() == nullptr) {
-      throw std::runtime_error("the model has no projector (mmproj), so it takes no images, audio or video; "
-                               "give one with --mmproj FILE");
-    }
-    runtime::PreparedMedia pm = runtime::prepare_media(read_file_bytes(path), ms);
-    for (const auto& seg : pm.segments) {
-      if (seg.input == nullptr) continue;
-      const bool image = seg.input->kind == runtime::MediaInput::Kind::kImage;
-      if (image ? !engine.projector()->has_vision() : !engine.projector()->has_audio()) {
-        throw std::runtime_error(std::string("the projector has no ") + (image ? "vision" : "audio") + " encoder");
-      }
-    }
-    return pm;
+    return load_media_file(path, ms, &engine);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "locus: %s: %s\n", path.c_str(), e.what());
+    std::fprintf(stderr, "locus: %s\n", e.what());
     return std::nullopt;
   }
 }
@@ -402,11 +372,10 @@ std::vector<std::string> take_media_paths(std::string& msg) {
   return paths;
 }
 
-int interactive(runtime::Gemma4Engine& engine, runtime::Generator& gen, RunOptions& o,
+int interactive(runtime::Gemma4Engine& engine, runtime::Generator& gen, RunOptions& o, const runtime::MediaSettings& ms,
                 const std::shared_ptr<const text::JsonGrammar>& format, double load_s) {
   std::vector<Turn> turns;
   std::string msg;
-  const runtime::MediaSettings ms = media_settings(o);
   while (read_message(msg)) {
     if (msg.empty()) continue;
     if (msg == "/bye" || msg == "/exit") break;
@@ -501,20 +470,10 @@ CLI::App* add_run_command(CLI::App& app, RunOptions& o) {
                   "end an answer that has collapsed into repeating itself once the repetition spans this many "
                   "tokens; 0 disables")
       ->capture_default_str();
-  cmd->add_option("--image", o.images, "an image file for the prompt (repeatable; JPEG, PNG, WebP, GIF, BMP, TIFF, ...)")->allow_extra_args(false);
-  cmd->add_option("--audio", o.audios, "an audio file for the prompt (repeatable; WAV, MP3, FLAC, Ogg/Opus, M4A, ...)")->allow_extra_args(false);
-  cmd->add_option("--video", o.videos, "a video file for the prompt (repeatable; MP4, WebM, MOV, MKV, AVI)")->allow_extra_args(false);
-  cmd->add_option("--mmproj", o.mmproj,
+  add_media_options(cmd, o.media, true);
+  cmd->add_option("--mmproj", o.media.mmproj,
                   "the projector GGUF for images, audio and video (default: the model's store entry, else an "
-                  "mmproj*.gguf beside the model file)");
-  cmd->add_option("--image-tokens", o.image_tokens,
-                  "tokens per image: 70, 140, 280 (default), 560 or 1120 with the google rule; 70..1120 with "
-                  "llama.cpp's (default 1120)");
-  cmd->add_option("--image-size-rule", o.size_rule, "how images are sized: google (Google's processor) or llama.cpp")
-      ->check(CLI::IsMember({"google", "llama.cpp"}))
-      ->capture_default_str();
-  cmd->add_option("--video-frames", o.video_frames, "frames sampled from a video (1..64)")->capture_default_str();
-  cmd->add_flag("--video-audio", o.video_audio, "also give the model a video's sound track");
+                  "mmproj*.gguf beside the model file, else the only projector there that fits)");
   cmd->add_flag("--hidethinking", o.hide_thinking, "do not show the model's thinking");
   cmd->add_flag("--verbose", o.verbose,
                 "print timings after each answer, and the output parser's warnings about malformed model output");
@@ -550,6 +509,13 @@ int run(RunOptions& o) {
     std::fprintf(stderr, "locus: %s\n", e.what());
     return 2;
   }
+  runtime::MediaSettings settings;
+  try {  // before the model loads or a projector is looked for
+    settings = media_settings(o.media);
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "locus: %s\n", e.what());
+    return 2;
+  }
   const auto t0 = std::chrono::steady_clock::now();
   runtime::EngineOptions eo;
   eo.n_ctx = o.sampling.num_ctx > 0 ? static_cast<uint32_t>(o.sampling.num_ctx) : 4096;
@@ -560,16 +526,16 @@ int run(RunOptions& o) {
   if (!o.mmap) eo.load_progress = load_progress_bar(tty);
   // A GGUF path, or a model name from the store (locus's, then Ollama's), as everywhere a model is named.
   std::string model_file;
-  const bool wants_media = !o.images.empty() || !o.audios.empty() || !o.videos.empty();
+  const bool wants_media = o.media.any();
   try {
     runtime::ResolvedModel resolved = runtime::ModelStore::from_environment().resolve_model_ref(o.model_path);
     model_file = resolved.model_path.string();
     // The projector: --mmproj, else the store entry's, else one beside the model file (said so).
     std::optional<runtime::ProjectorInfo> projector = resolved.projector;
     std::string note = resolved.projector_note;
-    if (!o.mmproj.empty() || !projector) {
+    if (!o.media.mmproj.empty() || !projector) {
       runtime::ProjectorRequest pr;
-      if (!o.mmproj.empty()) pr.file = o.mmproj;
+      if (!o.media.mmproj.empty()) pr.file = o.media.mmproj;
       runtime::ProjectorChoice choice = runtime::find_projector(resolved.model_path, pr);
       if (choice.projector) projector = choice.projector;
       if (choice.source == runtime::ProjectorSource::beside_model) std::fprintf(stderr, "locus: %s\n", choice.reason.c_str());
@@ -585,10 +551,6 @@ int run(RunOptions& o) {
   } catch (const runtime::StoreError& e) {
     std::fprintf(stderr, "locus: %s\n", e.what());
     return 1;
-  }
-  if (o.video_frames < 1 || o.video_frames > 64) {
-    std::fprintf(stderr, "locus: --video-frames must be in [1, 64], got %d\n", o.video_frames);
-    return 2;
   }
   auto engine = runtime::Gemma4Engine::load(model_file, eo);
   if (o.mmap) prefetch_weights(engine->model().file(), tty);
@@ -612,10 +574,9 @@ int run(RunOptions& o) {
       std::fprintf(stderr, "locus: --raw prompts cannot take --image/--audio/--video (media need the chat format)\n");
       return 2;
     }
-    const runtime::MediaSettings ms = media_settings(o);
-    for (const auto* list : {&o.images, &o.audios, &o.videos}) {
+    for (const auto* list : {&o.media.images, &o.media.audios, &o.media.videos}) {
       for (const std::string& path : *list) {
-        auto pm = load_media(*engine, path, ms);
+        auto pm = load_media(*engine, path, settings);
         if (!pm) return 1;
         cli_media.push_back(std::move(*pm));
       }
@@ -635,7 +596,7 @@ int run(RunOptions& o) {
     if (text.empty() && cli_media.empty()) return 0;
     return one_answer(text);
   }
-  return interactive(*engine, gen, o, format, load_s);
+  return interactive(*engine, gen, o, settings, format, load_s);
 }
 
 }  // namespace locus::cli

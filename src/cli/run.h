@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/media_args.h"
 #include "runtime/sampling_options.h"
 
 namespace CLI {
@@ -26,13 +27,9 @@ struct RunOptions {
   std::string format;    // --format: "json", a JSON Schema, or @FILE holding one; empty = free text
   int loop_guard = 256;  // --loop-guard: tokens of exact repetition that end the answer; 0 disables
   bool mmap = false;     // weights in place from the mapped file (Gemma4ModelOptions::mmap)
-  // Media for the prompt (each repeatable, in this order: images, audio, videos) and the projector.
-  std::vector<std::string> images, audios, videos;
-  std::string mmproj;    // --mmproj FILE; else the store entry's projector, else an mmproj*.gguf beside the model
-  int image_tokens = 0;  // 0: the rule's default (280 Google, 1120 llama.cpp)
-  std::string size_rule = "google";  // google | llama.cpp
-  int video_frames = 32;
-  bool video_audio = false;
+  // Media for the prompt (in this order: images, audio, videos) and the projector (--mmproj; else the store
+  // entry's, else one beside the model file).
+  MediaArgs media;
 };
 
 // Adds the `run` subcommand with its options (named after Ollama's) to app.

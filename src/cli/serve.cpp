@@ -177,15 +177,11 @@ int serve(const ServeCommandOptions& c, const std::string& version) {
     bo.media.image_tokens = 1120;
   }
   if (c.image_tokens != 0) {
-    const bool google = bo.media.size_rule == media::SizeRule::kGoogle;
-    const int t = c.image_tokens;
-    const bool ok = google ? (t == 70 || t == 140 || t == 280 || t == 560 || t == 1120) : (t >= 70 && t <= 1120);
-    if (!ok) {
-      std::fprintf(stderr, "locus: --image-tokens must be %s under the %s rule, got %d\n",
-                   google ? "70, 140, 280, 560 or 1120" : "in [70, 1120]", google ? "google" : "llama.cpp", t);
+    if (auto problem = runtime::check_image_tokens(bo.media.size_rule, c.image_tokens, "--image-tokens")) {
+      std::fprintf(stderr, "locus: %s\n", problem->c_str());
       return 2;
     }
-    bo.media.image_tokens = t;
+    bo.media.image_tokens = c.image_tokens;
   }
   if (c.allow_media_urls) o.allow_media_urls = true;
   server::RuntimeBackend backend(store, bo);

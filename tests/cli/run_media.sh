@@ -68,6 +68,6 @@ printf 'not an image at all' >"$dir/bad.png"
 refused "a file that is no media" "bad.png" "$locus" run "$dir/v/m.gguf" --image "$dir/bad.png" "x"
 refused "a missing file" "cannot read" "$locus" run "$dir/v/m.gguf" --image "$dir/none.png" "x"
 refused "--raw with media" "raw" "$locus" run "$dir/v/m.gguf" --raw --image "$dir/x.png" "x"
-refused "--image-tokens off the ladder" "image_tokens" "$locus" run "$dir/v/m.gguf" --image "$dir/x.png" --image-tokens 300 "x"
+refused "--image-tokens off the ladder" "image-tokens" "$locus" run "$dir/v/m.gguf" --image "$dir/x.png" --image-tokens 300 "x"
 refused "a bad --mmproj" "projector" "$locus" run "$dir/t/m.gguf" --mmproj "$dir/t/m.gguf" --image "$dir/x.png" "x"
 exit $fail
