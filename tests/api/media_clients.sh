@@ -34,4 +34,35 @@ rc=$?
 if grep -q "mmproj-tiny.gguf" "$dir/log"; then echo "ok   the server said it picked up the projector beside the model";
 else echo "FAIL the server log does not name the projector it picked up"; rc=1; fi
 [ $rc -ne 0 ] && echo "--- server log (last 30 lines)" && tail -n 30 "$dir/log"
+kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; pid=
+
+# The server's defaults for images: --image-size-rule llama.cpp --image-tokens 336 sizes the 1024x768 JPEG to
+# 1008x768 (21x16 = 336 rows, letterboxed), which a request then gets without asking; a budget off the rule's
+# range stops the server at start.
+if "$locus" serve --host "127.0.0.1:$(free_port)" --model "tiny=$dir/vision/tiny.gguf" --image-tokens 300 \
+    >/dev/null 2>"$dir/bad.err"; then
+  echo "FAIL serve --image-tokens 300 (google rule) started"; rc=1
+else
+  grep -q "image-tokens" "$dir/bad.err" && echo "ok   serve --image-tokens 300 refused: $(cat "$dir/bad.err")" ||
+    { echo "FAIL serve --image-tokens 300: $(cat "$dir/bad.err")"; rc=1; }
+fi
+port=$(free_port)
+"$locus" serve --host "127.0.0.1:$port" --slots 1 --ctx 4096 --threads 2 --model "tiny=$dir/vision/tiny.gguf" \
+  --image-size-rule llama.cpp --image-tokens 336 >"$dir/out2" 2>"$dir/log2" &
+pid=$!
+wait_for_server "$port" || exit 1
+ask() {  # CONTENT_JSON -> prompt_tokens (the body goes through a file: a data URI is longer than one argument may be)
+  printf '{"model":"tiny","max_tokens":1,"messages":[{"role":"user","content":%s}]}' "$1" >"$dir/body.json"
+  curl -s "http://127.0.0.1:$port/v1/chat/completions" -H 'Content-Type: application/json' --data-binary @"$dir/body.json" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["usage"]["prompt_tokens"])'
+}
+uri="data:image/jpeg;base64,$(base64 -w0 "$m/b.jpg")"
+t=$(ask '[{"type":"text","text":"Describe."}]')
+printf '[{"type":"image_url","image_url":{"url":"%s"}},{"type":"text","text":"Describe."}]' "$uri" >"$dir/content.json"
+i=$(ask "$(cat "$dir/content.json")")
+if [ -n "$t" ] && [ -n "$i" ] && [ "$((i - t))" = 338 ]; then
+  echo "ok   serve --image-size-rule llama.cpp --image-tokens 336: the image is 336 rows + 2 markers"
+else
+  echo "FAIL server defaults: text $t, with the image $i (expected +338)"; rc=1
+fi
 exit $rc
